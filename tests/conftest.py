@@ -42,8 +42,16 @@ TINY_ROWS = [
 
 def make_rows(rows=TINY_ROWS, prefix: str = "t") -> list[LabelRow]:
     return [
-        LabelRow(id=f"{prefix}{i:03d}", text=text, topic=topic, urgency=urgency, lang=lang, source="test-fixture",
-                 annotator="tester", labelled_at="2026-11-01T00:00:00Z")
+        LabelRow(
+            id=f"{prefix}{i:03d}",
+            text=text,
+            topic=topic,
+            urgency=urgency,
+            lang=lang,
+            source="test-fixture",
+            annotator="tester",
+            labelled_at="2026-11-01T00:00:00Z",
+        )
         for i, (text, topic, urgency, lang) in enumerate(rows)
     ]
 
@@ -88,10 +96,22 @@ def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
     )
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", model_max_length=64)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        model_max_length=64,
+    )
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     path = tmp_path_factory.mktemp("tiny-bert")
     BertModel(config).save_pretrained(path)
     fast.save_pretrained(path)

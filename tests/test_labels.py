@@ -2,12 +2,18 @@ import json
 
 import pytest
 
-from training.labels import LabelFileError, atomic_writer, load_labels, write_labels
 from tests.conftest import make_rows
+from training.labels import LabelFileError, atomic_writer, load_labels, write_labels
 
 GOOD = {
-    "id": "a1", "text": "jalan rusak", "topic": "infrastruktur", "urgency": "sedang", "lang": "id",
-    "source": "test", "annotator": "tester", "labelled_at": "2026-11-01T00:00:00Z",
+    "id": "a1",
+    "text": "jalan rusak",
+    "topic": "infrastruktur",
+    "urgency": "sedang",
+    "lang": "id",
+    "source": "test",
+    "annotator": "tester",
+    "labelled_at": "2026-11-01T00:00:00Z",
 }
 
 

@@ -197,3 +197,50 @@ def pipeline(
 
     result = run_pipeline(config or ["topic", "urgency"], overrides or [], report_dir, tracking_uri)
     typer.echo(result.describe())
+
+
+@app.command()
+def bench(
+    benchmarks_dir: Annotated[Path, typer.Option(help="Folder of the public benchmark data.")] = Path(
+        "../shared/benchmarks"
+    ),
+    family: Annotated[list[str] | None, typer.Option(help="Families to run (default: all three).")] = None,
+    public: Annotated[list[str] | None, typer.Option(help="Public datasets (default: all; 'none' to skip).")] = None,
+    corpus: Annotated[bool, typer.Option(help="Benchmark the corpus tasks too.")] = True,
+    extra: Annotated[
+        list[str] | None, typer.Option(help="Score a labelled test file too: NAME=PATH (e.g. nusax-jav=test.csv).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where bench.json and bench.md go.")] = Path("bench/results"),
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override applied to every run.")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Benchmark every family on the corpus and the public datasets (JSON + Markdown)."""
+    import shlex
+    import sys
+
+    from training.bench import FAMILIES, PUBLIC, BenchConfig, run_bench
+
+    extras = {}
+    for item in extra or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            _fail(f"--extra {item!r}: expected NAME=PATH", code=2)
+        extras[name] = Path(path)
+    chosen = () if public == ["none"] else tuple(public or PUBLIC)
+    try:
+        cfg = BenchConfig(
+            benchmarks_dir,
+            tuple(family or FAMILIES),
+            ("topic", "urgency") if corpus else (),
+            chosen,
+            extras,
+            out,
+            tracking_uri,
+            tuple(overrides or ()),
+        )
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    result = run_bench(cfg, command="kemala " + shlex.join(sys.argv[1:]))
+    from training.bench import to_markdown
+
+    typer.echo(to_markdown(result))

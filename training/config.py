@@ -71,7 +71,7 @@ class EncoderSettings(_Strict):
     prefix: str = "query: "  # e5 models expect a task prefix
     max_length: int = Field(default=128, ge=8, le=512)
     batch_size: int = Field(default=32, ge=1)
-    C: float = Field(default=4.0, gt=0)
+    C: float = Field(default=10.0, gt=0)
     class_weight: Literal["balanced"] | None = "balanced"
     cache_embeddings: bool = True
 
@@ -105,6 +105,7 @@ class TrainConfig(_Strict):
     label_col: str | None = None  # custom files: the label column (defaults to the task)
     seed: int = 13
     experiment: str = "kemala"
+    log_model: bool = True  # benchmarks skip logging weights (an encoder is ~470 MB per run)
     register_model: bool = True
     registered_model: str | None = None  # defaults to kemala-<task>
     normalizer: NormalizerSettings = NormalizerSettings()
@@ -118,6 +119,8 @@ class TrainConfig(_Strict):
             raise ValueError(f"task: must be a simple name, got {self.task!r}")
         if self.is_corpus_task and self.data.is_file():
             raise ValueError(f"data: task {self.task!r} reads the label store folder, got a file")
+        if self.register_model and not self.log_model:
+            raise ValueError("register_model: a model that is not logged cannot be registered")
         if not self.is_corpus_task and self.data.is_dir():
             raise ValueError(f"data: task {self.task!r} is not a corpus task ({', '.join(CORPUS_TASKS)}); give a file")
         return self

@@ -41,7 +41,7 @@ def export_champion(
         meta: dict[str, Any] = {
             "task": task,
             "registered_model": name,
-            "version": version.version,
+            "version": str(version.version),
             "alias": alias,
             "run_id": version.run_id,
             "metrics": {k: v for k, v in version_metrics(version).items() if k.startswith(("test_", "valid_"))},

@@ -53,6 +53,11 @@ class Decision:
     champion_version: str | None
     comparison: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The registry hands back versions as int or str depending on the call; keep one form.
+        self.challenger_version = None if self.challenger_version is None else str(self.challenger_version)
+        self.champion_version = None if self.champion_version is None else str(self.champion_version)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=float)
 
@@ -140,7 +145,7 @@ def promote(
             raise LookupError(f"{name}: no @{CHALLENGER} to promote; train a model first")
         if champion is None:
             decision = Decision(name, True, "first model: promoted directly", challenger.version, None)
-        elif champion.version == challenger.version:
+        elif str(champion.version) == str(challenger.version):
             decision = Decision(
                 name,
                 False,

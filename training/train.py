@@ -91,11 +91,15 @@ def train(cfg: TrainConfig, tracking_uri: str | None = None) -> dict[str, Any]:
         if data.test is not None and len(data.test):
             metrics.update(score_split(clf, data.test, cfg.task, "test", report_dir))
         mlflow.log_metrics(metrics)
-        model_uri, version = log_classifier(
-            clf, cfg.task, cfg.model_name if cfg.register_model else None, data.train.texts
-        )
+        model_uri, version = None, None
+        if cfg.log_model:
+            registered = cfg.model_name if cfg.register_model else None
+            model_uri, version = log_classifier(clf, cfg.task, registered, data.train.texts)
         result = dict(
-            metrics, run_id=run.info.run_id, model_uri=model_uri, model_version=version.version if version else None
+            metrics,
+            run_id=run.info.run_id,
+            model_uri=model_uri,
+            model_version=str(version.version) if version else None,
         )
     logger.info("run %s: valid macro-F1 %.4f", result["run_id"], metrics["valid_macro_f1"])
     return result
