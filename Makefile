@@ -22,8 +22,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create .venv and install the project (no-op when pyproject.toml is unchanged)
 
-run: install  ## Main job: train + evaluate + promote + export topic and urgency models (MLflow under mlflow/)
+run: install  ## Main job: ensure champions (train/evaluate/promote/export if missing), then serve the API on 127.0.0.1:8000
+	$(BIN)/kemala serve --host $(HOST) --port $(PORT)
+
+train: install  ## Train, evaluate, promote and export topic, urgency and lang models (MLflow under mlflow/)
 	$(BIN)/kemala pipeline
+
+serve: install  ## Serve the exported champions without training
+	$(BIN)/kemala serve --no-ensure-models --host $(HOST) --port $(PORT)
 
 test: install  ## Lint, then the whole test suite (slow tests included)
 	$(BIN)/ruff check training serving tests

@@ -187,7 +187,7 @@ def convert_encoder(
 
 @app.command()
 def pipeline(
-    config: Annotated[list[str] | None, typer.Option(help="Configs to train (default: topic, urgency).")] = None,
+    config: Annotated[list[str] | None, typer.Option(help="Configs to train (default: topic, urgency, lang).")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override applied to every config.")] = None,
     report_dir: Annotated[Path, typer.Option(help="Where the evaluation reports go.")] = Path("reports"),
     tracking_uri: TrackingUri = None,
@@ -195,7 +195,7 @@ def pipeline(
     """Train topic and urgency, evaluate on the test split, promote, export: the main job."""
     from training.pipeline import run_pipeline
 
-    result = run_pipeline(config or ["topic", "urgency"], overrides or [], report_dir, tracking_uri)
+    result = run_pipeline(config or ["topic", "urgency", "lang"], overrides or [], report_dir, tracking_uri)
     typer.echo(result.describe())
 
 
@@ -244,3 +244,18 @@ def bench(
     from training.bench import to_markdown
 
     typer.echo(to_markdown(result))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: KEMALA_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: KEMALA_PORT or 8000).")] = None,
+    ensure_models: Annotated[bool, typer.Option(help="Train/export champions first when missing.")] = True,
+    report_dir: Annotated[Path, typer.Option(help="Where reports go if training is needed.")] = Path("reports"),
+) -> None:
+    """Start the routing API (ensuring champions exist first); prints the URL, docs, key and a curl example."""
+    from serving.main import serve as run_server
+    from serving.settings import Settings
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    run_server(Settings(**overrides), report_dir, ensure=ensure_models)

@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,10 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+# MLflow nags about type hints on PythonModel.predict; we take a DataFrame or a list on purpose.
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
 
 
 class KemalaPyfunc(mlflow.pyfunc.PythonModel):

@@ -1,0 +1,105 @@
+"""The prediction log: every routed tweet, through SQLAlchemy (SQLite in WAL mode by default).
+
+The same code runs on PostgreSQL given a ``postgresql://`` URL. Analytics read this log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+)
+
+logger = logging.getLogger(__name__)
+metadata = MetaData()
+
+routed_tweets = Table(
+    "routed_tweets",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("tweet_id", String(100), nullable=True),
+    Column("request_id", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("topic", String(32), nullable=False),
+    Column("topic_confidence", Float, nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("urgency_confidence", Float, nullable=False),
+    Column("lang", String(8), nullable=True),
+    Column("region", String(64), nullable=True),
+    Column("agency_handle", String(64), nullable=True),
+    Column("needs_review", Boolean, nullable=False),
+    Column("topic_version", String(200), nullable=False),
+    Column("urgency_version", String(200), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Index("ix_routed_tweet_id", "tweet_id"),
+    Index("ix_routed_received_at", "received_at"),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the log; SQLite gets WAL and a busy timeout so concurrent writers wait."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    metadata.create_all(engine)
+    return engine
+
+
+class PredictionLog:
+    """Append-only log of routed tweets."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(routed_tweets), list(rows))
+
+    def count(self) -> int:
+        from sqlalchemy import func, select
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(routed_tweets)).scalar_one())
+
+
+def log_row(**fields: Any) -> dict[str, Any]:
+    """A row for :data:`routed_tweets` (naive datetimes are taken as UTC)."""
+    for key in ("received_at", "created_at"):
+        value = fields.get(key)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            from datetime import UTC
+
+            fields[key] = value.replace(tzinfo=UTC)
+    return fields
