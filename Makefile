@@ -47,8 +47,10 @@ format: install  ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix training serving tests
 	$(BIN)/ruff format training serving tests
 
-bench: install  ## Benchmarks: corpus families + public data (results in bench/results/*.json|md)
+bench: install  ## Benchmarks: models (corpus + public data) and API load (wrk); results in bench/results/
 	$(BIN)/kemala bench --benchmarks-dir $(BENCH_DATA)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || echo "wrk unavailable: skipping the API load test"
+	@if command -v wrk >/dev/null; then $(BIN)/kemala bench-api; fi
 
 mlflow-ui: install  ## Open the MLflow UI on the embedded store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --host $(HOST) --port 5000

@@ -27,7 +27,9 @@ MAX_TEXT_CHARS = 1000
 MAX_BATCH_ITEMS = 1024
 # At least one non-space character and no NUL, stated in the schema so clients can check before sending.
 Text = Annotated[
-    str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"), AfterValidator(_clean_text)
+    str,
+    Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
+    AfterValidator(_clean_text),
 ]
 TweetId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w\-:.@]+$")]
 

@@ -259,3 +259,57 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     run_server(Settings(**overrides), report_dir, ensure=ensure_models)
+
+
+@app.command("bench-api")
+def bench_api(
+    family: Annotated[list[str] | None, typer.Option(help="Families to serve (default: linear, encoder).")] = None,
+    seconds: Annotated[int, typer.Option(min=1, max=120, help="Duration of each wrk load.")] = 10,
+    out: Annotated[Path, typer.Option(help="Where api.json and api.md go.")] = Path("bench/results"),
+) -> None:
+    """Load-test the routing API with wrk on loopback, beside `mlflow models serve` (JSON + Markdown)."""
+    import shlex
+    import sys
+
+    from serving.bench import run_api_bench, to_markdown
+
+    try:
+        result = run_api_bench(
+            tuple(family or ("linear", "encoder")), out, seconds, "kemala " + shlex.join(sys.argv[1:])
+        )
+    except RuntimeError as exc:
+        _fail(str(exc))
+    typer.echo(to_markdown(result))
+
+
+@app.command()
+def retrain(
+    task: Annotated[list[str] | None, typer.Option(help="Tasks to retrain (default: topic, urgency).")] = None,
+    data: Annotated[Path, typer.Option(help="The label store.")] = DEFAULT_LABEL_STORE,
+    report_dir: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("reports/retrain"),
+    min_gain: Annotated[float, typer.Option(help="Required macro-F1 gain on the test split.")] = 0.0,
+    max_class_drop: Annotated[float, typer.Option(help="Largest allowed per-class F1 drop.")] = 0.05,
+    dry_run: Annotated[bool, typer.Option(help="Validate and show what would happen; train nothing.")] = False,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Config override for every task.")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Validate labels, train challengers, gate them, report. Exit 0 = promoted, 10 = not promoted, 2 = bad labels."""
+    from training.labels import LabelFileError
+    from training.promote import GateSettings
+    from training.retrain import INVALID_LABELS
+    from training.retrain import retrain as run_retrain
+
+    try:
+        result = run_retrain(
+            tuple(task or ("topic", "urgency")),
+            data,
+            report_dir,
+            GateSettings(min_gain, max_class_drop),
+            dry_run,
+            tracking_uri,
+            tuple(overrides or ()),
+        )
+    except (LabelFileError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc), code=INVALID_LABELS)
+    typer.echo(result.describe())
+    raise typer.Exit(0 if dry_run else result.exit_code)

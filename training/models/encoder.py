@@ -77,6 +77,8 @@ class EncoderClassifier(TextClassifier):
 
     @classmethod
     def _load(cls, path: Path, labels, normalizer, settings) -> EncoderClassifier:
+        # A loaded model predicts unseen tweets: caching their embeddings would only add writes.
+        settings = {**settings, "cache_embeddings": False}
         model = cls(labels, normalizer, settings, encoder_path=str(path / _ENCODER_DIR))
         model.head = joblib.load(path / _HEAD_FILE)
         return model

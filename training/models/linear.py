@@ -63,7 +63,8 @@ class LinearClassifier(TextClassifier):
         cv = min(s["calibration_cv"], min_count)
         if cv >= 2:
             svm = LinearSVC(C=s["C"], class_weight=s["class_weight"], random_state=seed)
-            clf = CalibratedClassifierCV(svm, method=s["calibration"], cv=cv)
+            # ensemble=False: one SVM on all rows, calibrated on cross-validated scores; 5x cheaper to serve.
+            clf = CalibratedClassifierCV(svm, method=s["calibration"], cv=cv, ensemble=False)
         else:
             logger.warning("only %d example(s) in the rarest class: using logistic regression", min_count)
             clf = LogisticRegression(C=s["C"] * 10, class_weight=s["class_weight"], max_iter=2000)
