@@ -6,7 +6,7 @@ from training.config import CONFIG_DIR, ConfigError, load_config, parse_override
 def test_shipped_configs_load(label_store):
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
         cfg = load_config(path)
-        assert cfg.task in {"topic", "urgency"}
+        assert cfg.task in {"topic", "urgency", "lang"}
 
 
 def test_overrides_are_typed_and_nested():

@@ -24,3 +24,12 @@ def test_groups_follow_chains_of_pairs():
 def test_single_text_and_empty_input():
     assert similar_pairs([]) == []
     assert list(near_duplicate_groups(["x"])) == [0]
+
+
+def test_new_from_skips_old_old_pairs_but_still_links_chains():
+    old_a = "banjir rob di sayung makin tinggi warga mengungsi"
+    old_b = "banjir rob di sayung makin tinggi warga mengungsi lagi"  # near old_a, but both are old
+    new = "banjir rob di sayung makin tinggi warga mengungsi lagi ya"
+    assert sorted((i, j) for i, j, _ in similar_pairs([old_a, old_b, new], 0.8, new_from=2)) == [(0, 2), (1, 2)]
+    assert [(i, j) for i, j, _ in similar_pairs([old_a, old_b, "pdam mati"], 0.8, new_from=2)] == []
+    assert similar_pairs([old_a, old_b], 0.8) == similar_pairs([old_a, old_b], 0.8, new_from=0)

@@ -19,6 +19,22 @@ app = typer.Typer(
 labels_app = typer.Typer(help="Validate and split the label store.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
 
+
+def _mount_labelling() -> None:
+    # The labelling workflow's commands live beside their modules; they import lazily.
+    from training.labelling.cli_ingest import ingest_command, langid_eval_command
+    from training.labelling.cli_label import label_app
+
+    label_app.command("langid-eval", help="Language-id accuracy on the label store's test split.")(langid_eval_command)
+    app.add_typer(
+        label_app, name="label", help="Label more tweets: queue, agreement, adjudication, audit, Label Studio."
+    )
+
+    app.command("ingest", help="Ingest raw tweets (Twitter API v2 JSON, CSV, JSONL) into the unlabelled pool.")(
+        ingest_command
+    )
+
+
 StorePath = Annotated[Path, typer.Argument(help="Label store folder (or one label file).")]
 TrackingUri = Annotated[
     str | None,
@@ -313,3 +329,6 @@ def retrain(
         _fail(str(exc), code=INVALID_LABELS)
     typer.echo(result.describe())
     raise typer.Exit(0 if dry_run else result.exit_code)
+
+
+_mount_labelling()

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.sparse import csr_matrix, triu
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import CountVectorizer
 
@@ -34,23 +34,36 @@ def _shingle_matrix(texts: Sequence[str]) -> csr_matrix:
     return vectorizer.fit_transform(padded).tocsr()
 
 
-def similar_pairs(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> list[tuple[int, int, float]]:
-    """All pairs ``(i, j, jaccard)`` with ``i < j`` and 5-gram Jaccard ``>= threshold``."""
-    if len(texts) < 2:
+def similar_pairs(
+    texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD, new_from: int = 0
+) -> list[tuple[int, int, float]]:
+    """All pairs ``(i, j, jaccard)`` with ``i < j`` and 5-gram Jaccard ``>= threshold``.
+
+    With ``new_from=k``, only pairs involving at least one text at index ``>= k`` are computed:
+    a growing pool compares new tweets with everything, never the old ones with each other again.
+    """
+    if len(texts) < 2 or new_from >= len(texts):
         return []
     x = _shingle_matrix(texts)
     sizes = np.asarray(x.sum(axis=1)).ravel()
-    inter = triu(x @ x.T, k=1).tocoo()
-    union = sizes[inter.row] + sizes[inter.col] - inter.data
-    jaccard = inter.data / np.maximum(union, 1)
+    prod = (x[new_from:] @ x.T).tocoo()
+    rows, cols = prod.row + new_from, prod.col
+    once = cols < rows  # each unordered pair once (new-old pairs always have col < row)
+    rows, cols, inter = rows[once], cols[once], prod.data[once]
+    jaccard = inter / np.maximum(sizes[rows] + sizes[cols] - inter, 1)
     keep = jaccard >= threshold
-    return [(int(i), int(j), float(s)) for i, j, s in zip(inter.row[keep], inter.col[keep], jaccard[keep], strict=True)]
+    return [(int(i), int(j), float(v)) for i, j, v in zip(cols[keep], rows[keep], jaccard[keep], strict=True)]
 
 
-def near_duplicate_groups(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> np.ndarray:
-    """A group id per text; texts linked by a chain of near-duplicate pairs share one."""
+def near_duplicate_groups(
+    texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD, new_from: int = 0
+) -> np.ndarray:
+    """A group id per text; texts linked by a chain of near-duplicate pairs share one.
+
+    ``new_from`` as in :func:`similar_pairs` (texts before it are not linked to each other directly).
+    """
     n = len(texts)
-    pairs = similar_pairs(texts, threshold)
+    pairs = similar_pairs(texts, threshold, new_from)
     if not pairs:
         return np.arange(n)
     rows = [p[0] for p in pairs]

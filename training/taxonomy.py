@@ -52,6 +52,8 @@ class Topic(BaseModel):
     name: str
     description: str
     agency: Agency | None
+    # Cold-start hints for the labelling queue (lower-case words or phrases); never used to label.
+    keywords: list[str] = Field(default_factory=list)
 
 
 class UrgencyLevel(BaseModel):
