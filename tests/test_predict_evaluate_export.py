@@ -94,24 +94,33 @@ def test_evaluate_writes_html_markdown_and_plots(tmp_path, champions, label_stor
     assert "data:image/png;base64," in html and "Per language" in html
 
 
+def _commands(group, prefix=()):
+    """Every command path of a typer/click group, recursively."""
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+
+
 def test_every_cli_command_has_help():
-    for args in (
-        [],
-        ["labels"],
-        ["labels", "validate"],
-        ["labels", "split"],
-        ["train"],
-        ["evaluate"],
-        ["predict"],
-        ["promote"],
-        ["export"],
-        ["pipeline"],
-        ["convert-encoder"],
-        ["bench"],
-    ):
+    import typer.main
+
+    paths = list(_commands(typer.main.get_command(app)))
+    assert {("train",), ("serve",), ("retrain",), ("ingest",), ("label", "queue"), ("labels", "validate")} <= set(paths)
+    for args in [(), *paths]:
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
         assert "Usage" in result.output
+
+
+def test_predict_accepts_a_run_uri(tmp_path, champions):
+    from mlflow import MlflowClient
+
+    run_id = MlflowClient().get_model_version("kemala-topic", "1").run_id
+    out = tmp_path / "out.jsonl"
+    predict_file(_input(tmp_path), out, model_uri=f"runs:/{run_id}/model", tracking_uri=champions)
+    row = read_jsonl(out)[0]
+    assert row["model_version"].startswith(f"topic=runs:/{run_id}/model;urgency=kemala-urgency@champion")
 
 
 def test_cli_validate_reports_counts_and_fails_on_bad_rows(label_store):

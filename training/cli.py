@@ -332,3 +332,18 @@ def retrain(
 
 
 _mount_labelling()
+
+
+@app.command("simulate-al")
+def simulate_al(
+    start: Annotated[int, typer.Option(help="Random labels to start from.")] = 200,
+    step: Annotated[int, typer.Option(help="Labels added per round.")] = 100,
+    rounds: Annotated[int, typer.Option(help="Rounds.")] = 8,
+    out: Annotated[Path, typer.Option(help="Where active_learning.json/.md go.")] = Path("bench/results"),
+) -> None:
+    """Simulated active learning on the corpus: random vs uncertainty vs diverse queues."""
+    from training.labelling.simulate import simulate, to_markdown, write_results
+
+    result = simulate(start=start, step=step, rounds=rounds)
+    write_results(result, out)
+    typer.echo(to_markdown(result))
