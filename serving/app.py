@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from serving.batcher import MicroBatcher
 from serving.deps import require_api_key
 from serving.errors import AUTH_RESPONSES, InputError, Problem, input_error_handler, problems_response
 from serving.routers import feedback, health, meta, route
@@ -60,7 +61,9 @@ def create_app(settings: Settings | None = None, load_models: bool = True) -> Fa
                 app.state.holder.reload(settings)
             except Exception:
                 logger.warning("starting without models: %s", app.state.holder.error)
+        await app.state.batcher.start()
         yield
+        await app.state.batcher.stop()
         app.state.log.engine.dispose()
 
     app = FastAPI(
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None, load_models: bool = True) -> Fa
     app.state.settings = settings
     app.state.taxonomy = load_taxonomy(settings.taxonomy_path)
     app.state.holder = ModelHolder()
+    app.state.batcher = MicroBatcher(max_batch=settings.batch_limit)
     app.state.log = PredictionLog(make_engine(settings.database_url))
     keys = settings.key_values()
     if not keys:

@@ -34,6 +34,14 @@ class Prediction:
     confidences: dict[str, np.ndarray]
     seconds: float
 
+    def row(self, i: int) -> Prediction:
+        """The prediction of item ``i`` alone."""
+        return Prediction(
+            {t: [v[i]] for t, v in self.labels.items()},
+            {t: v[i : i + 1] for t, v in self.confidences.items()},
+            self.seconds,
+        )
+
 
 @dataclass(frozen=True)
 class RoutingModels:
@@ -64,8 +72,14 @@ class RoutingModels:
 def _info(task: str, loaded: LoadedModel, folder: Path | None) -> ModelInfo:
     meta = read_export_meta(folder) if folder else {}
     metrics = {k: float(v) for k, v in meta.get("metrics", {}).items() if k.startswith("test_")}
-    return ModelInfo(task=task, version=loaded.version, family=loaded.classifier.family,
-                     labels=loaded.classifier.labels, run_id=meta.get("run_id"), metrics=metrics)  # fmt: skip
+    return ModelInfo(
+        task=task,
+        version=loaded.version,
+        family=loaded.classifier.family,
+        labels=loaded.classifier.labels,
+        run_id=meta.get("run_id"),
+        metrics=metrics,
+    )
 
 
 def load_models(settings: Settings, models_dir: str | Path | None = None) -> RoutingModels:

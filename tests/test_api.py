@@ -277,3 +277,31 @@ def test_requests_in_flight_finish_on_the_old_models(client, tmp_path, models_di
     shutil.copytree(models_dir, newer)
     holder.reload(client.app.state.settings, newer)
     assert holder.current is not before and before.predict(["banjir"]).labels["topic"]  # old object still works
+
+
+def test_concurrent_single_requests_are_batched_and_answered_correctly(settings):
+    """Fifty concurrent /v1/route calls share model calls and each gets its own tweet's answer."""
+    import asyncio
+
+    import httpx
+
+    app = create_app(settings)
+    texts = [r[0] for r in TINY_ROWS] * 2
+
+    async def scenario():
+        app.state.holder.reload(settings)
+        await app.state.batcher.start()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            responses = await asyncio.gather(
+                *(client.post("/v1/route", json={"text": t, "id": f"c{i}"}, headers=AUTH) for i, t in enumerate(texts))
+            )
+        await app.state.batcher.stop()
+        return responses
+
+    responses = asyncio.run(scenario())
+    assert all(r.status_code == 200 for r in responses)
+    assert [r.json()["id"] for r in responses] == [f"c{i}" for i in range(len(texts))]
+    alone = app.state.holder.current.predict(texts)
+    assert [r.json()["topic"]["id"] for r in responses] == alone.labels["topic"]
+    assert app.state.batcher.batches < len(texts)  # requests were coalesced

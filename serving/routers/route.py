@@ -6,10 +6,11 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from serving.deps import LogDep, ModelsDep, SettingsDep, TaxonomyDep
 from serving.errors import NOT_READY_RESPONSES, InputError, Problem
-from serving.runtime import RoutingModels
+from serving.runtime import Prediction, RoutingModels
 from serving.schemas import (
     AgencyPublic,
     BatchIn,
@@ -45,17 +46,23 @@ def _check_lengths(items: list[BatchItemIn] | list[RouteIn], settings: Settings,
 
 
 def route_items(
-    items: list, models: RoutingModels, taxonomy: Taxonomy, settings: Settings, log: PredictionLog, request_id: str
+    items: list,
+    models: RoutingModels,
+    taxonomy: Taxonomy,
+    settings: Settings,
+    log: PredictionLog,
+    request_id: str,
+    pred: Prediction | None = None,
 ) -> list[RoutePublic]:
-    """Route a batch with one call per model, log every routed tweet, answer in order."""
+    """Route items (one call per model unless ``pred`` is given), log every routed tweet, answer in order."""
     t0 = time.perf_counter()
-    texts = [item.text for item in items]
-    pred = models.predict(texts)
+    if pred is None:
+        pred = models.predict([item.text for item in items])
     thresholds = ReviewThresholds(settings.topic_threshold, settings.urgency_threshold)
     versions = ModelVersionsPublic(topic_version=models.version("topic"), urgency_version=models.version("urgency"))
     received = datetime.now(UTC)
     answers, rows = [], []
-    latency_ms = (time.perf_counter() - t0) * 1000 / max(1, len(items))
+    latency_ms = (pred.seconds + time.perf_counter() - t0) * 1000 / max(1, len(items))
     for i, item in enumerate(items):
         topic_id, urgency_id = pred.labels["topic"][i], pred.labels["urgency"][i]
         t_conf, u_conf = float(pred.confidences["topic"][i]), float(pred.confidences["urgency"][i])
@@ -102,7 +109,7 @@ def route_items(
 
 
 @router.post("", response_model=RoutePublic, summary="Route one tweet")
-def route_one(
+async def route_one(
     body: RouteIn, request: Request, models: ModelsDep, taxonomy: TaxonomyDep, settings: SettingsDep, log: LogDep
 ) -> RoutePublic:
     """Topic (and its agency), urgency, language and region of one tweet, with confidences.
@@ -110,7 +117,12 @@ def route_one(
     ``needs_review`` is true when a confidence is under its threshold or ``darurat`` is predicted.
     """
     _check_lengths([body], settings, batch=False)
-    return route_items([body], models, taxonomy, settings, log, request.state.request_id)[0]
+    # Concurrent requests are predicted together (serving.batcher); the answer and log write run off the loop.
+    pred = await request.app.state.batcher.predict(models, body.text)
+    answers = await run_in_threadpool(
+        route_items, [body], models, taxonomy, settings, log, request.state.request_id, pred
+    )
+    return answers[0]
 
 
 @router.post("/batch", response_model=BatchPublic, summary="Route a batch of tweets")
