@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from mlflow import MlflowClient
 
+from mlflow import MlflowClient
 from training.labelling.adjudicate import adjudicate
 from training.labelling.agreement import agreement_report
 from training.labelling.annotations import open_annotations, save_annotation
