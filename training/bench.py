@@ -73,6 +73,7 @@ class BenchConfig:
     out_dir: Path = DEFAULT_OUT
     tracking_uri: str | None = None
     overrides: tuple[str, ...] = ()
+    name: str | None = None  # output file stem; default "bench" (all families) or "bench-<families>"
 
     def __post_init__(self) -> None:
         unknown = set(self.families) - set(FAMILIES)
@@ -224,7 +225,7 @@ def run_bench(cfg: BenchConfig, command: str = "kemala bench") -> dict[str, Any]
         "skipped": skipped,
     }
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "bench" if set(cfg.families) == set(FAMILIES) else "bench-" + "-".join(cfg.families)
+    stem = cfg.name or ("bench" if set(cfg.families) == set(FAMILIES) else "bench-" + "-".join(cfg.families))
     (cfg.out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     (cfg.out_dir / f"{stem}.md").write_text(to_markdown(result), encoding="utf-8")
     logger.info("benchmarks written to %s", cfg.out_dir / f"{stem}.md")

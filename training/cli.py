@@ -228,6 +228,7 @@ def bench(
     ] = None,
     out: Annotated[Path, typer.Option(help="Where bench.json and bench.md go.")] = Path("bench/results"),
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override applied to every run.")] = None,
+    name: Annotated[str | None, typer.Option(help="Output file stem (default: bench or bench-<families>).")] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Benchmark every family on the corpus and the public datasets (JSON + Markdown)."""
@@ -253,6 +254,7 @@ def bench(
             out,
             tracking_uri,
             tuple(overrides or ()),
+            name,
         )
     except ValueError as exc:
         _fail(str(exc), code=2)

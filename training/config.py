@@ -82,8 +82,9 @@ class FinetuneSettings(_Strict):
     model_name: str = DEFAULT_ENCODER
     prefix: str = "query: "
     max_length: int = Field(default=96, ge=8, le=512)
-    epochs: float = Field(default=4, gt=0)
-    learning_rate: float = Field(default=5e-5, gt=0, lt=1)
+    epochs: float = Field(default=6, gt=0)
+    # 2e-4: with the embedding matrix frozen, 5e-5 underfits in a CPU budget (NusaX-jav valid 0.81 vs 0.64).
+    learning_rate: float = Field(default=2e-4, gt=0, lt=1)
     batch_size: int = Field(default=16, ge=1)
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
