@@ -120,6 +120,7 @@ class ModelHolder:
         with self._lock:  # one reload at a time; requests never wait on this lock
             try:
                 fresh = load_models(settings, models_dir)
+                fresh.predict(["warm-up: lazy weights load here, not in the first request"])
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 if self._current is None:

@@ -77,3 +77,28 @@ def test_finetune_family_with_a_tiny_model(tmp_path, tiny_hf_model):
 def test_unknown_family_is_rejected():
     with pytest.raises(ValueError, match="unknown model family"):
         build_classifier("forest", LABELS, NormalizerConfig(), {})
+
+
+def test_encoder_models_on_the_same_weights_share_one_embedder_and_embed_a_batch_once(
+    tmp_path, tiny_hf_model, monkeypatch
+):
+    import shutil
+
+    from training.models.embedder import Embedder
+
+    monkeypatch.setenv("KEMALA_CACHE", str(tmp_path / "cache"))
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_hf_model, copy)
+    settings = EncoderSettings(model_name=tiny_hf_model, cache_embeddings=False).model_dump()
+    a = build_classifier("encoder", LABELS, NormalizerConfig(), settings)
+    b = build_classifier("encoder", LABELS, NormalizerConfig(), settings | {"model_name": str(copy)})
+    assert a.embedder is b.embedder
+    calls = []
+    original = Embedder._encode
+    monkeypatch.setattr(
+        Embedder, "_encode", lambda self, texts, progress: calls.append(len(texts)) or original(self, texts, progress)
+    )
+    first = a.embedder.encode(TEXTS[:4])
+    again = b.embedder.encode(TEXTS[:4])
+    np.testing.assert_array_equal(first, again)
+    assert calls == [4]

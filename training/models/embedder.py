@@ -91,6 +91,46 @@ class EmbeddingCache:
             )
 
 
+def weights_fingerprint(model_name: str) -> str:
+    """Identify an encoder by content, so copies of the same weights in different folders match.
+
+    Hashes the config and tokenizer files and the size, head and tail of the weights file (hashing
+    all of a 470 MB file would cost a second per load).
+    """
+    path = Path(resolve_model(model_name))
+    if not path.is_dir():
+        return model_name  # a hub name identifies itself
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        if (path / name).exists():
+            digest.update((path / name).read_bytes())
+    for weights in sorted(path.glob("*.safetensors")):
+        size = weights.stat().st_size
+        digest.update(str(size).encode())
+        with weights.open("rb") as fh:
+            digest.update(fh.read(1 << 20))
+            fh.seek(max(0, size - (1 << 20)))
+            digest.update(fh.read(1 << 20))
+    return digest.hexdigest()[:16]
+
+
+_shared: dict[tuple, Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(model_name: str, prefix: str, max_length: int, batch_size: int, use_cache: bool) -> Embedder:
+    """One Embedder per distinct encoder and settings in this process.
+
+    Topic, urgency and language models built on the same encoder then load its weights once, and
+    (through the last-batch memo) embed each batch once instead of once per model.
+    """
+    key = (weights_fingerprint(model_name), prefix, max_length, batch_size, use_cache)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Embedder(model_name, prefix, max_length, batch_size, use_cache)
+        return _shared[key]
+
+
 class Embedder:
     """L2-normalised mean-pooled embeddings; repeated texts come from the cache."""
 
@@ -104,6 +144,8 @@ class Embedder:
             f"{model_name}|{resolve_model(model_name)}|{prefix}|{max_length}".encode()
         ).hexdigest()[:16]
         self.cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
+        self._last: tuple[tuple[str, ...], np.ndarray] | None = None  # memo of the previous batch
+        self._last_lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -136,8 +178,19 @@ class Embedder:
         return result
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Embed texts, shape ``(n, dim)``; cached texts are not recomputed."""
+        """Embed texts, shape ``(n, dim)``; cached texts (or the same batch again) are not recomputed."""
         texts = list(texts)
+        key = tuple(texts)
+        with self._last_lock:
+            if self._last is not None and self._last[0] == key:
+                return self._last[1].copy()
+        vectors = self._encode(texts, progress)
+        if len(texts) <= 1024:  # bound the memo's memory
+            with self._last_lock:
+                self._last = (key, vectors)
+        return vectors.copy()
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         if self.cache is None:
             return self._embed(texts, progress)
         keys = [self._key(t) for t in texts]

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from training.models.base import EpochCallback, TextClassifier
-from training.models.embedder import Embedder, load_encoder, resolve_model
+from training.models.embedder import Embedder, load_encoder, resolve_model, shared_embedder
 from training.normalize import NormalizerConfig
 
 _HEAD_FILE = "head.joblib"
@@ -37,7 +37,7 @@ class EncoderClassifier(TextClassifier):
     def embedder(self) -> Embedder:
         if self._embedder is None:
             s = self.settings
-            self._embedder = Embedder(
+            self._embedder = shared_embedder(
                 self._encoder_path,
                 s["prefix"],
                 s["max_length"],
