@@ -13,10 +13,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from serving.analytics.queries import AnalyticsConfig
 from serving.batcher import MicroBatcher
 from serving.deps import require_api_key
 from serving.errors import AUTH_RESPONSES, InputError, Problem, input_error_handler, problems_response
-from serving.routers import feedback, health, meta, route
+from serving.routers import feedback, health, meta, replies, route, stats
 from serving.runtime import ModelHolder
 from serving.settings import Settings, get_settings
 from serving.store import PredictionLog, make_engine
@@ -26,20 +27,26 @@ logger = logging.getLogger("kemala.api")
 access_logger = logging.getLogger("kemala.access")
 
 
-def _field(loc: tuple | list) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def _field(loc: tuple | list) -> tuple[str, str]:
+    """``(field, location)``: ``("items.3.text", "body")``, ``("from", "query")``."""
+    location = str(loc[0]) if loc and loc[0] in _LOCATIONS else "body"
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in _LOCATIONS else loc)]
+    return ".".join(parts) or location, location
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 listing every problem with the field it concerns (``items.3.text``)."""
+    """422 listing every problem with the field it concerns (``items.3.text``, or a query parameter)."""
     problems = []
     for e in exc.errors():
         kind, msg = e.get("type", ""), str(e.get("msg", "invalid")).removeprefix("Value error, ")
         if kind == "json_invalid":  # loc is (body, character position)
             problems.append(Problem("body", f"invalid JSON at character {e['loc'][-1]}: {msg}", kind))
         else:
-            problems.append(Problem(_field(e.get("loc", ())), msg, kind))
+            field, location = _field(e.get("loc", ()))
+            problems.append(Problem(field, msg, kind, location))
     return problems_response(problems)
 
 
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None, load_models: bool = True) -> Fa
     app.state.holder = ModelHolder()
     app.state.batcher = MicroBatcher(max_batch=settings.batch_limit)
     app.state.log = PredictionLog(make_engine(settings.database_url))
+    app.state.analytics = AnalyticsConfig.from_settings(settings, app.state.taxonomy)
     keys = settings.key_values()
     if not keys:
         # Local mode only (production refuses to start without keys): a one-off key, logged once.
@@ -113,6 +121,8 @@ def create_app(settings: Settings | None = None, load_models: bool = True) -> Fa
     app.include_router(route.router, dependencies=secured, responses=AUTH_RESPONSES)
     app.include_router(meta.router, dependencies=secured, responses=AUTH_RESPONSES)
     app.include_router(feedback.router, dependencies=secured, responses=AUTH_RESPONSES)
+    app.include_router(replies.router, dependencies=secured, responses=AUTH_RESPONSES)
+    app.include_router(stats.router, dependencies=secured, responses=AUTH_RESPONSES)
     return app
 
 

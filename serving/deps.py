@@ -1,13 +1,15 @@
-"""FastAPI dependencies: settings, API-key auth, the current models, the prediction log."""
+"""FastAPI dependencies: settings, API-key auth, the current models, the prediction log, analytics, the clock."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from serving.analytics.queries import AnalyticsConfig
 from serving.runtime import ModelHolder, RoutingModels
 from serving.settings import Settings
 from serving.store import PredictionLog
@@ -31,6 +33,15 @@ def get_log(request: Request) -> PredictionLog:
 
 def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
+
+
+def get_analytics(request: Request) -> AnalyticsConfig:
+    return request.app.state.analytics
+
+
+def get_now() -> datetime:
+    """The current time (UTC); a dependency so tests can fix the clock."""
+    return datetime.now(UTC)
 
 
 def require_api_key(
@@ -60,4 +71,6 @@ TaxonomyDep = Annotated[Taxonomy, Depends(get_taxonomy)]
 LogDep = Annotated[PredictionLog, Depends(get_log)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelsDep = Annotated[RoutingModels, Depends(get_models)]
+AnalyticsDep = Annotated[AnalyticsConfig, Depends(get_analytics)]
+NowDep = Annotated[datetime, Depends(get_now)]
 ApiKeyDep = Depends(require_api_key)

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 @dataclass
 class Problem:
-    field: str  # dotted path in the body, e.g. "items.3.text"
+    field: str  # dotted path in the body, e.g. "items.3.text", or a query parameter's name
     msg: str
     type: str = "value_error"
+    location: str = "body"  # where the field is: body, query, path or header (the first part of "loc")
 
 
 class InputError(Exception):
@@ -25,13 +26,13 @@ class InputError(Exception):
 
 def problems_response(problems: list[Problem], status_code: int = 422) -> JSONResponse:
     # "loc" keeps FastAPI's documented ValidationError shape; "field" is the readable form.
-    detail = [{"loc": _loc(p.field), "field": p.field, "msg": p.msg, "type": p.type} for p in problems]
+    detail = [{"loc": _loc(p.field, p.location), "field": p.field, "msg": p.msg, "type": p.type} for p in problems]
     message = "; ".join(f"{p.field}: {p.msg}" for p in problems)
     return JSONResponse({"detail": detail, "message": message}, status_code=status_code)
 
 
-def _loc(field: str) -> list[str | int]:
-    return ["body", *(int(part) if part.isdigit() else part for part in field.split("."))]
+def _loc(field: str, location: str = "body") -> list[str | int]:
+    return [location, *(int(part) if part.isdigit() else part for part in field.split("."))]
 
 
 async def input_error_handler(request: Request, exc: InputError) -> JSONResponse:

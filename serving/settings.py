@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from training.taxonomy import DEFAULT_TAXONOMY_PATH, REPO_ROOT
@@ -37,6 +38,23 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{REPO_ROOT / 'data' / 'serving' / 'kemala.db'}"
     feedback_path: Path = REPO_ROOT / "data" / "labels" / "feedback.jsonl"
 
+    # Analytics: the zone reports use (periods, month boundaries; times are stored in UTC) and the
+    # response-time target per urgency in hours (None = no target: excluded from the SLA share).
+    timezone: str = "Asia/Jakarta"
+    sla_darurat_hours: float | None = Field(default=1.0, gt=0)
+    sla_tinggi_hours: float | None = Field(default=24.0, gt=0)
+    sla_sedang_hours: float | None = Field(default=72.0, gt=0)
+    sla_rendah_hours: float | None = Field(default=None, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Asia/Jakarta)") from exc
+        return value
+
     @model_validator(mode="after")
     def _production_needs_keys(self) -> Settings:
         if self.environment == "production" and not self.api_keys:
@@ -45,6 +63,15 @@ class Settings(BaseSettings):
 
     def key_values(self) -> set[str]:
         return {k.get_secret_value() for k in self.api_keys}
+
+    def sla_targets(self) -> dict[str, float | None]:
+        """Response-time target in hours per urgency id (None where there is none)."""
+        return {
+            "darurat": self.sla_darurat_hours,
+            "tinggi": self.sla_tinggi_hours,
+            "sedang": self.sla_sedang_hours,
+            "rendah": self.sla_rendah_hours,
+        }
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     create_engine,
     event,
     insert,
@@ -31,14 +32,39 @@ from sqlalchemy import (
 logger = logging.getLogger(__name__)
 metadata = MetaData()
 
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp stored in UTC and read back timezone-aware (UTC) on every backend.
+
+    SQLite keeps DATETIME as text without an offset, so an aware value in +07:00 would otherwise be
+    stored as its wall-clock time; converting to UTC on the way in keeps every stored instant comparable
+    (text order = time order), so analytics can range-scan times in SQL. Naive values are taken as UTC.
+    The DDL is the plain ``DateTime(timezone=True)`` (TIMESTAMP WITH TIME ZONE on PostgreSQL).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 routed_tweets = Table(
     "routed_tweets",
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("tweet_id", String(100), nullable=True),
     Column("request_id", String(64), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=True),
     Column("text", Text, nullable=False),
     Column("topic", String(32), nullable=False),
     Column("topic_confidence", Float, nullable=False),
@@ -71,7 +97,11 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-    metadata.create_all(engine)
+    # The analytics tables (replies, corrections) share this metadata; importing them here means every
+    # engine on the log has the whole schema, including indexes added to a log created before them.
+    from serving.analytics.store import ensure_schema
+
+    ensure_schema(engine)
     return engine
 
 
@@ -95,11 +125,9 @@ class PredictionLog:
 
 
 def log_row(**fields: Any) -> dict[str, Any]:
-    """A row for :data:`routed_tweets` (naive datetimes are taken as UTC)."""
+    """A row for :data:`routed_tweets`, times in UTC (naive datetimes are taken as UTC)."""
     for key in ("received_at", "created_at"):
         value = fields.get(key)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            from datetime import UTC
-
-            fields[key] = value.replace(tzinfo=UTC)
+        if isinstance(value, datetime):
+            fields[key] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return fields

@@ -20,6 +20,21 @@ labels_app = typer.Typer(help="Validate and split the label store.", no_args_is_
 app.add_typer(labels_app, name="labels")
 
 
+def _mount_analytics() -> None:
+    # Complaint analytics live in serving/analytics; their commands import lazily.
+    from serving.analytics.cli_bench import bench_stats_command
+    from serving.analytics.cli_report import report_monthly_command
+
+    report_app = typer.Typer(help="Reports on the routed stream.", no_args_is_help=True)
+    report_app.command(
+        "monthly", help="Self-contained monthly HTML report: volumes, trends, regions, SLAs, recurring issues."
+    )(report_monthly_command)
+    app.add_typer(report_app, name="report")
+    app.command("bench-stats", help="Benchmark the stats queries on 1M routed tweets and 600k replies.")(
+        bench_stats_command
+    )
+
+
 def _mount_labelling() -> None:
     # The labelling workflow's commands live beside their modules; they import lazily.
     from training.labelling.cli_ingest import ingest_command, langid_eval_command
@@ -349,3 +364,6 @@ def simulate_al(
     result = simulate(start=start, step=step, rounds=rounds)
     write_results(result, out)
     typer.echo(to_markdown(result))
+
+
+_mount_analytics()
