@@ -43,6 +43,16 @@ def local_api_key() -> str:
     return key
 
 
+def with_api_key(settings: Settings) -> Settings:
+    """Settings that hold at least one API key: the configured ones, else the stable local key."""
+    if settings.api_keys:
+        return settings
+    if settings.environment == "production":
+        raise SystemExit("KEMALA_API_KEYS must be set in production")
+    # Validated again (not model_copy) so the key becomes a SecretStr like configured ones.
+    return Settings.model_validate(settings.model_dump() | {"api_keys": [local_api_key()]})
+
+
 def banner(settings: Settings, key: str) -> str:
     base = f"http://{settings.host}:{settings.port}"
     example = (
@@ -68,10 +78,7 @@ def serve(settings: Settings, report_dir: Path, ensure: bool = True) -> None:
 
     if ensure:
         logger.info(ensure_champions(settings, report_dir))
-    if not settings.api_keys:
-        if settings.environment == "production":
-            raise SystemExit("KEMALA_API_KEYS must be set in production")
-        settings = settings.model_copy(update={"api_keys": [local_api_key()]})
+    settings = with_api_key(settings)
     key = next(iter(settings.key_values()))
     print(banner(settings, key), flush=True)  # noqa: T201 - the CLI's own output
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
