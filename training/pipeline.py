@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.config import load_config
+from training.config import TrainConfig, load_config
 from training.evaluate import evaluate_model
 from training.export import DEFAULT_EXPORT_DIR, export_champions
-from training.promote import Decision, promote
+from training.promote import Decision, GateSettings, promote
 from training.tracking import CHAMPION, configure
 from training.train import train
 
@@ -42,6 +42,18 @@ class PipelineResult:
         return "\n".join(lines)
 
 
+def train_gate_report(
+    cfg: TrainConfig, report_dir: Path, tracking_uri: str | None = None, gate: GateSettings | None = None
+) -> tuple[dict[str, Any], Decision, Path]:
+    """One task's round: train a challenger, run the gate, report on whichever model is champion after it."""
+    run = train(cfg, tracking_uri)
+    decision = promote(cfg.task, model_name=cfg.model_name, gate=gate, store=cfg.data, tracking_uri=tracking_uri)
+    out = evaluate_model(
+        f"models:/{cfg.model_name}@{CHAMPION}", cfg.data, report_dir / cfg.task, tracking_uri=tracking_uri
+    )
+    return run, decision, out["report"]
+
+
 def run_pipeline(
     configs: list[str],
     overrides: list[str],
@@ -53,13 +65,7 @@ def run_pipeline(
     result = PipelineResult(configure(tracking_uri))
     for name in configs:
         cfg = load_config(name, overrides)
-        result.runs[cfg.task] = train(cfg, tracking_uri)
-        result.decisions[cfg.task] = promote(
-            cfg.task, model_name=cfg.model_name, store=cfg.data, tracking_uri=tracking_uri
-        )
-        out = evaluate_model(
-            f"models:/{cfg.model_name}@{CHAMPION}", cfg.data, report_dir / cfg.task, tracking_uri=tracking_uri
-        )
-        result.reports[cfg.task] = out["report"]
+        run, decision, report = train_gate_report(cfg, report_dir, tracking_uri)
+        result.runs[cfg.task], result.decisions[cfg.task], result.reports[cfg.task] = run, decision, report
     result.exports = export_champions(export_dir, tuple(result.runs), tracking_uri)
     return result

@@ -18,11 +18,10 @@ from typing import Any
 from mlflow import MlflowClient
 from training.config import DEFAULT_LABEL_STORE, load_config
 from training.data import load_corpus_task
-from training.evaluate import evaluate_model
 from training.labelstore import update_splits, validate_store
-from training.promote import Decision, GateSettings, promote
+from training.pipeline import train_gate_report
+from training.promote import Decision, GateSettings
 from training.tracking import CHAMPION, alias_version, configure, git_commit
-from training.train import train
 
 logger = logging.getLogger(__name__)
 PROMOTED, NOT_PROMOTED, INVALID_LABELS = 0, 10, 2
@@ -117,13 +116,6 @@ def retrain(
         return result
     for task in tasks:
         cfg = load_config(task, list(overrides), data=store)
-        train(cfg, tracking_uri)
-        result.decisions[task] = promote(
-            task, model_name=cfg.model_name, gate=gate, store=store, tracking_uri=tracking_uri
-        )
-        out = evaluate_model(
-            f"models:/{cfg.model_name}@{CHAMPION}", store, report_dir / task, tracking_uri=tracking_uri
-        )
-        result.reports[task] = out["report"]
+        _, result.decisions[task], result.reports[task] = train_gate_report(cfg, report_dir, tracking_uri, gate)
     result.summary = _summary_html(result, report_dir)
     return result
