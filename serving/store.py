@@ -101,7 +101,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA mmap_size=268435456")
             cur.close()
 
-    # The analytics tables (replies, corrections) share this metadata; importing them here means every
+    # The analytics tables (replies, corrections, tweet_facts) share this metadata; importing them here means every
     # engine on the log has the whole schema, including indexes added to a log created before them.
     from serving.analytics.store import ensure_schema
 
@@ -116,10 +116,18 @@ class PredictionLog:
         self.engine = engine
 
     def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Log routed tweets and refresh their analytics facts, in one transaction."""
         if not rows:
             return
+        # Imported here: the analytics schema builds on this module's table (see make_engine).
+        from serving.analytics.facts import refresh_facts
+
         with self.engine.begin() as conn:
-            conn.execute(insert(routed_tweets), list(rows))
+            stmt = insert(routed_tweets).returning(routed_tweets.c.pk, sort_by_parameter_order=True)
+            pks = conn.execute(stmt, list(rows)).scalars().all()
+            ids = [row["tweet_id"] for row in rows if row.get("tweet_id") is not None]
+            idless = [pk for pk, row in zip(pks, rows, strict=True) if row.get("tweet_id") is None]
+            refresh_facts(conn, ids, idless)
 
     def count(self) -> int:
         from sqlalchemy import func, select

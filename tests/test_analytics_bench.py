@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from serving.analytics.bench import fill_store, run_stats_bench
 from serving.analytics.cli_bench import bench_stats_command
-from serving.analytics.queries import IS_FIRST
+from serving.analytics.facts import IS_FIRST
 from serving.analytics.store import corrections, open_store, replies
 from serving.store import routed_tweets
 

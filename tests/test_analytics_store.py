@@ -20,12 +20,14 @@ from sqlalchemy.dialects import postgresql
 
 from serving.analytics import queries
 from serving.analytics.queries import AnalyticsConfig, TimeRange
+from serving.analytics.facts import epoch_ms, ms_sql, rebuild_facts
 from serving.analytics.store import (
     ReplyRejected,
     corrections,
     open_store,
     record_reply,
     replies,
+    tweet_facts,
     upsert_correction,
 )
 from serving.store import PredictionLog, log_row, routed_tweets
@@ -58,25 +60,40 @@ def _row(tweet_id: str | None, received_at: datetime, created_at: datetime | Non
     )
 
 
+def _facts(engine) -> list[tuple]:
+    """The projection as maintained on write, in pk order."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(tweet_facts).order_by(tweet_facts.c.pk))]
+
+
+def _rebuilt(engine) -> list[tuple]:
+    """The projection recomputed from the events (rebuild_facts), in pk order."""
+    rebuild_facts(engine)
+    return _facts(engine)
+
+
 def test_new_store_has_the_tables_and_indexes(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
     insp = inspect(engine)
-    assert {"routed_tweets", "replies", "corrections"} <= set(insp.get_table_names())
+    assert {"routed_tweets", "replies", "corrections", "tweet_facts"} <= set(insp.get_table_names())
     with engine.connect() as conn:
         names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))}
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     assert {
         "ix_routed_tweet_id",
         "ix_routed_received_at",
-        "ix_routed_tweet_time",
-        "ix_routed_labels_time",
         "ix_replies_tweet_replied",
-        "ix_corrections_labels",
+        "ix_facts_topic_time",
+        "ix_facts_urgency_time",
+        "ix_facts_lang_time",
+        "ix_facts_region_time",
+        "ix_facts_time",
+        "ix_facts_open",
     } <= names
 
 
 def test_an_existing_log_gets_the_analytics_schema_and_keeps_its_rows(tmp_path):
-    """A log written before analytics existed: the tables and the new indexes are added, nothing is lost."""
+    """A log written before analytics existed: the tables are added, the facts built, nothing is lost."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = create_engine(url)
     with old.begin() as conn:
@@ -95,15 +112,83 @@ def test_an_existing_log_gets_the_analytics_schema_and_keeps_its_rows(tmp_path):
                 "'bencana', 0.9, 'darurat', 0.9, 'id', NULL, '@bpbdjateng', 1, 'v', 'v', 1.0)"
             )
         )
+        # An index an earlier version added for the stats: retired (the stats read tweet_facts now).
+        conn.execute(text("CREATE INDEX ix_routed_labels_time ON routed_tweets (topic, urgency, pk)"))
     old.dispose()
     engine = open_store(url)
     with engine.connect() as conn:
         names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))}
         assert conn.execute(select(func.count()).select_from(routed_tweets)).scalar_one() == 1
-    assert {"ix_routed_tweet_time", "ix_routed_labels_time"} <= names
+        fact = conn.execute(select(tweet_facts)).one()
+    assert "ix_routed_labels_time" not in names and "ix_facts_open" in names
+    assert (fact.tweet_id, fact.topic, fact.tweet_ms, fact.first_reply_ms) == (
+        "old-1",
+        "bencana",
+        epoch_ms(datetime(2026, 11, 1, tzinfo=UTC)),
+        None,
+    )
     stored, created = record_reply(engine, "r1", "old-1", "@bpbdjateng", datetime(2026, 11, 1, 1, tzinfo=UTC), AS_OF)
     assert created and stored.tweet_id == "old-1"
     open_store(url)  # idempotent
+    assert _facts(engine) == _rebuilt(engine)
+
+
+def test_facts_maintained_on_write_equal_a_rebuild_from_the_events(tmp_path):
+    """Every write path (appends, out-of-order replies, corrections, a late older correction) keeps the
+    projection exactly where a rebuild from the events puts it, and the facts match the fixture's frames."""
+    engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
+    log = seed_event_log(engine)
+    maintained = _facts(engine)
+    assert maintained == _rebuilt(engine)
+    want = expected.final_tweets(log)
+    first_reply = log.replies.groupby("tweet_id").replied_at.min()
+    assert [(pk, tid, topic, urgency, lang) for pk, tid, _, topic, urgency, lang, _, _ in maintained] == [
+        (r.pk, None if pd.isna(r.tweet_id) else r.tweet_id, r.topic, r.urgency, None if pd.isna(r.lang) else r.lang)
+        for r in want.itertuples()
+    ]
+    by_id = {row[1]: row for row in maintained if row[1] is not None}
+    for tweet_id, replied in first_reply.items():
+        assert by_id[tweet_id][7] == epoch_ms(replied)
+
+
+def test_a_correction_sent_before_the_routing_is_picked_up(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
+    upsert_correction(engine, "a", "utilitas", "sedang", "jv", "ayu", AS_OF)
+    assert _facts(engine) == []  # a correction alone is not a tweet
+    PredictionLog(engine).append([_row("a", datetime(2026, 11, 1, 1, tzinfo=UTC))])
+    (fact,) = _facts(engine)
+    assert fact[1:6] == ("a", epoch_ms(datetime(2026, 11, 1, 1, tzinfo=UTC)), "utilitas", "sedang", "jv")
+
+
+def test_a_re_routing_keeps_the_first_routing_and_id_less_routings_each_count(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
+    log = PredictionLog(engine)
+    first = datetime(2026, 11, 1, 1, tzinfo=UTC)
+    log.append([_row("a", first), _row(None, first), _row("a", first + timedelta(hours=1))])
+    log.append([_row("a", first + timedelta(hours=2)) | {"topic": "utilitas"}, _row(None, first)])
+    facts = _facts(engine)
+    assert [(pk, tweet_id, topic) for pk, tweet_id, _, topic, *_ in facts] == [
+        (1, "a", "bencana"),
+        (2, None, "bencana"),
+        (5, None, "bencana"),
+    ]
+    assert facts == _rebuilt(engine)
+
+
+def test_sql_and_python_agree_on_milliseconds(tmp_path):
+    """The SQL conversion (rebuilds) and epoch_ms (range bounds) floor the same instant to the same ms."""
+    engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
+    moments = [
+        datetime(2026, 11, 1, 1, 0, 0, 999999, tzinfo=UTC),
+        datetime(2026, 11, 1, 1, 0, 0, 1000, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 500, tzinfo=UTC),
+        datetime(2026, 11, 1, 8, 0, tzinfo=WIB),
+    ]
+    PredictionLog(engine).append([_row(f"t{i}", m) for i, m in enumerate(moments)])
+    with engine.connect() as conn:
+        sql = conn.execute(select(ms_sql("sqlite", routed_tweets.c.received_at)).order_by(routed_tweets.c.pk))
+        assert list(sql.scalars()) == [epoch_ms(m) for m in moments]
+    assert epoch_ms(moments[0]) % 1000 == 999 and epoch_ms(moments[2]) % 1000 == 0
 
 
 def test_times_are_stored_in_utc_and_read_back_aware(tmp_path):
@@ -196,8 +281,8 @@ def test_periods_follow_the_zone_even_across_dst(tmp_path):
 
 def test_postgres_sql_compiles():
     """The dialect-specific expression renders for PostgreSQL (the live check is the slow test below)."""
-    sql = str(queries._epoch_seconds("postgresql", routed_tweets.c.received_at).compile(dialect=postgresql.dialect()))
-    assert "EXTRACT(epoch" in sql
+    sql = str(ms_sql("postgresql", routed_tweets.c.received_at).compile(dialect=postgresql.dialect()))
+    assert "EXTRACT(epoch" in sql and "floor" in sql
 
 
 # --- PostgreSQL, live --------------------------------------------------------------------------------
@@ -303,6 +388,7 @@ def test_the_same_code_on_postgresql(postgres_url):
     agency = "@dpubinmarckjtg"
     backlog = queries.backlog(engine, CFG, AS_OF, agency, 1000)
     assert [i.tweet_id for i in backlog.items] == list(expected.backlog(log, agency).tweet_id)
+    assert _facts(engine) == _rebuilt(engine)
     # The boundary tweet is November in WIB on PostgreSQL too.
     one = queries.complaint_counts(
         engine,

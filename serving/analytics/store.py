@@ -1,28 +1,8 @@
-"""Analytics tables beside the prediction log: agency replies and reviewers' final labels.
+"""Writes to the analytics store: agency replies and reviewers' corrections, and the schema upkeep.
 
-They live on the same SQLAlchemy ``metadata`` as ``routed_tweets`` (one database, one engine), so the
-same code runs on SQLite (WAL, the default) and on PostgreSQL given a URL. Every time is stored in UTC
-(:class:`serving.store.UtcDateTime`); reports convert to the configured zone (WIB).
-
-Indexes, chosen for the queries in :mod:`serving.analytics.queries`:
-
-* ``routed_tweets(coalesce(created_at, received_at), pk, tweet_id, topic, urgency, lang, region, created_at,
-  received_at)`` (``ix_routed_tweet_time``): every stats query filters and orders on the tweet's time (when
-  it was posted, else when it was routed); this expression index lets SQLite and PostgreSQL range-scan it
-  instead of the whole log, and it covers the columns the stats read, so the wide rows (text) are not
-  touched (measured on 1M rows: about a fifth off a month's query). ``pk`` breaks ties so the backlog's
-  "oldest first" comes out of the index already ordered.
-* ``routed_tweets(tweet_id)`` (``ix_routed_tweet_id``, from the log): "is this the tweet's first
-  routing?" is an index probe ``tweet_id = ? AND pk < ?`` per row, and reply validation finds the tweet.
-* ``replies(tweet_id, replied_at)`` (``ix_replies_tweet_replied``): the first reply to a tweet is
-  ``min(replied_at)`` read from the front of this index, "unanswered" is a probe of the same index.
-* ``routed_tweets(topic, urgency, coalesce(created_at, received_at), pk)`` (``ix_routed_labels_time``): the
-  backlog reads each topic and urgency oldest first and stops at the limit, instead of walking the whole
-  log in time order (1M rows: one 2% agency from ~260 ms to a few ms; an urgency with nothing overdue
-  from a 1.3 s full walk to the rows of that urgency).
-* ``corrections`` is keyed by ``tweet_id``: the COALESCE join to the final labels is a primary-key probe;
-  ``corrections(topic, urgency)`` serves the corrected half of one agency's backlog.
-* ``routed_tweets(received_at)`` (``ix_routed_received_at``, from the log) stays for log maintenance.
+The tables are defined in :mod:`serving.analytics.tables`; each write refreshes the tweet's row of the
+``tweet_facts`` projection in the same transaction (:mod:`serving.analytics.facts`), so a stats query
+right after a write sees it.
 """
 
 from __future__ import annotations
@@ -32,65 +12,50 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Index, String, Table, func, select
+from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.schema import CreateIndex
 
-from serving.store import UtcDateTime, make_engine, metadata, routed_tweets
+from serving.analytics.facts import analyze, rebuild_facts, refresh_facts
+from serving.analytics.tables import RETIRED_LOG_INDEXES, TWEET_TIME, corrections, replies, tweet_facts
+from serving.store import make_engine, metadata, routed_tweets
 
 logger = logging.getLogger(__name__)
 
-replies = Table(
-    "replies",
-    metadata,
-    Column("reply_id", String(100), primary_key=True),
-    Column("tweet_id", String(100), nullable=False),
-    Column("agency_handle", String(64), nullable=False),
-    Column("replied_at", UtcDateTime, nullable=False),
-    Column("recorded_at", UtcDateTime, nullable=False),
-    Index("ix_replies_tweet_replied", "tweet_id", "replied_at"),
-)
-
-corrections = Table(
+__all__ = [
+    "TWEET_TIME",
+    "ReplyRejected",
+    "RoutedTweet",
+    "StoredReply",
     "corrections",
-    metadata,
-    Column("tweet_id", String(100), primary_key=True),
-    Column("topic", String(32), nullable=False),
-    Column("urgency", String(16), nullable=False),
-    Column("lang", String(8), nullable=True),
-    Column("reviewer", String(100), nullable=False),
-    Column("corrected_at", UtcDateTime, nullable=False),
-    Index("ix_corrections_labels", "topic", "urgency"),
-)
-
-# When the complaint happened: the tweet's own time when the client sent it, else when it was routed.
-TWEET_TIME = func.coalesce(routed_tweets.c.created_at, routed_tweets.c.received_at)
-# Covering: the stats read every column they need from this index and never touch the wide log rows
-# (SQLite only treats an expression index as covering when the expression's own columns are in it too).
-ix_routed_tweet_time = Index(
-    "ix_routed_tweet_time",
-    TWEET_TIME,
-    *(routed_tweets.c[name] for name in ("pk", "tweet_id", "topic", "urgency", "lang", "region")),
-    routed_tweets.c.created_at,
-    routed_tweets.c.received_at,
-)
-
-# One agency's backlog: its topic and urgency as predicted, oldest first, without scanning other agencies.
-ix_routed_labels_time = Index(
-    "ix_routed_labels_time", routed_tweets.c.topic, routed_tweets.c.urgency, TWEET_TIME, routed_tweets.c.pk
-)
-
-# Indexes on the log table itself: ``create_all`` skips them for a log created before analytics existed.
-_LOG_INDEXES = (ix_routed_tweet_time, ix_routed_labels_time)
+    "ensure_schema",
+    "first_routing",
+    "get_reply",
+    "open_store",
+    "record_reply",
+    "replies",
+    "tweet_facts",
+    "upsert_correction",
+]
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the analytics tables and indexes that are missing (idempotent, safe on an existing log)."""
+    """Create what is missing of the analytics schema (idempotent, safe on an existing log).
+
+    On a log written before ``tweet_facts`` existed, the projection is built from the events once; indexes
+    that earlier versions put on the log for the stats are dropped. On SQLite the planner's statistics on
+    the facts are refreshed (bounded, milliseconds).
+    """
+    had_facts = inspect(engine).has_table(tweet_facts.name)
     metadata.create_all(engine)
-    # IF NOT EXISTS rather than checkfirst: SQLAlchemy cannot reflect expression indexes to compare.
     with engine.begin() as conn:
-        for index in _LOG_INDEXES:
-            conn.execute(CreateIndex(index, if_not_exists=True))
+        for name in RETIRED_LOG_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        has_log = conn.execute(select(routed_tweets.c.pk).limit(1)).first() is not None
+    if not had_facts and has_log:
+        logger.info("building tweet_facts from the existing prediction log (once)")
+        rebuild_facts(engine)
+    with engine.begin() as conn:
+        analyze(conn)
 
 
 def open_store(url: str) -> Engine:
@@ -201,6 +166,7 @@ def record_reply(
                 "recorded_at": now.astimezone(UTC),
             }
             conn.execute(replies.insert().values(**row))
+            refresh_facts(conn, [tweet_id])
             return StoredReply(**row), True
     except IntegrityError:
         # A concurrent request stored the same reply_id between our read and our insert.
@@ -244,6 +210,7 @@ def upsert_correction(
     )
     with engine.begin() as conn:
         conn.execute(stmt)
+        refresh_facts(conn, [tweet_id])
 
 
 def _as_utc(value: datetime) -> datetime:
