@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import secrets
@@ -69,9 +70,20 @@ def create_app(settings: Settings | None = None, load_models: bool = True) -> Fa
             except Exception:
                 logger.warning("starting without models: %s", app.state.holder.error)
         await app.state.batcher.start()
-        yield
-        await app.state.batcher.stop()
-        app.state.log.engine.dispose()
+        if settings.freeze_gc:
+            # Startup objects (modules, models, the taxonomy) live as long as the process, yet every full
+            # collection walks them all; a stats request allocates a month of rows, which triggers full
+            # collections (measured ~100 ms each with the models loaded: the response-times p99 on 1M
+            # tweets). Frozen, they are skipped; reference counting still frees them.
+            gc.collect()
+            gc.freeze()
+        try:
+            yield
+        finally:
+            if settings.freeze_gc:
+                gc.unfreeze()
+            await app.state.batcher.stop()
+            app.state.log.engine.dispose()
 
     app = FastAPI(
         title="Kemala routing API",

@@ -385,6 +385,12 @@ def test_a_reply_takes_the_tweet_off_the_backlog_and_into_response_times(client)
     _route(client, "x1", TWEET_AT, TWEET_AT)
     backlog = client.get("/v1/stats/backlog", headers=AUTH).json()
     assert [i["tweet_id"] for i in backlog["items"]] == ["x1"] and backlog["items"][0]["hours_overdue"] > 0
+    # Unanswered only: the group is there, overdue, with no reply times.
+    times = client.get("/v1/stats/response-times", params={"group_by": "topic"}, headers=AUTH).json()
+    (group,) = times["groups"]
+    summary = (group["group"], group["complaints"], group["answered"], group["median_hours"])
+    assert summary == ("infrastruktur", 1, 0, None)
+    assert (group["sla_missed"], group["sla_pending"], group["within_target_share"]) == (1, 0, 0.0)
     assert client.post("/v1/replies", json=REPLY, headers=AUTH).status_code == 201
     assert client.get("/v1/stats/backlog", headers=AUTH).json()["items"] == []
     times = client.get("/v1/stats/response-times", params={"group_by": "urgency"}, headers=AUTH).json()

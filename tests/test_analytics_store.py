@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.dialects import postgresql
 
 from serving.analytics import queries
-from serving.analytics.queries import AnalyticsConfig, TimeRange
 from serving.analytics.facts import epoch_ms, ms_sql, rebuild_facts
+from serving.analytics.queries import AnalyticsConfig, TimeRange
 from serving.analytics.store import (
     ReplyRejected,
     corrections,

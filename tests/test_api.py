@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import threading
@@ -84,6 +85,14 @@ def test_not_ready_until_models_load(settings, tmp_path):
         assert ready.status_code == 503 and "no exported model" in ready.json()["detail"]
         routed = c.post("/v1/route", json={"text": "banjir"}, headers=AUTH)
         assert routed.status_code == 503 and "models not loaded" in routed.json()["detail"]
+
+
+def test_startup_objects_are_frozen_out_of_the_collector_while_serving(settings):
+    with TestClient(create_app(settings)):
+        assert gc.get_freeze_count() > 0  # models and modules are out of the full collections
+    assert gc.get_freeze_count() == 0  # shutdown gives them back
+    with TestClient(create_app(settings.model_copy(update={"freeze_gc": False}))):
+        assert gc.get_freeze_count() == 0
 
 
 def test_route_answers_the_contract(client):

@@ -270,49 +270,69 @@ def complaint_counts(
 
 @dataclass
 class ResponseRows:
-    """One entry per complaint with a tweet id in the range (first routing, final labels).
+    """The complaints with a tweet id in a range (first routing, final labels), ready to aggregate.
 
-    Labels are held as integer codes into small tables of ids, so grouping 100k rows is integer
-    comparisons rather than string ones.
+    Answered complaints come one entry each (their time to first reply: percentiles need every value);
+    unanswered ones come counted per (topic, urgency), split by whether their target has passed, which is
+    all the SLA figures need of them. Labels are integer codes into small tables of ids, so grouping is
+    integer comparisons rather than string ones.
     """
 
-    topic_codes: np.ndarray
     topics: list[str]
-    urgency_codes: np.ndarray
     urgencies: list[str]
-    seconds: np.ndarray  # to the first reply; NaN when unanswered
-    age_seconds: np.ndarray  # from the tweet to ``as_of``
+    topic_codes: np.ndarray  # answered complaints, one entry each
+    urgency_codes: np.ndarray
+    seconds: np.ndarray  # to the first reply
+    open_topic_codes: np.ndarray  # unanswered complaints, one entry per (topic, urgency)
+    open_urgency_codes: np.ndarray
+    open_count: np.ndarray
+    open_overdue: np.ndarray  # of open_count: past the urgency's target (0 where it has none)
 
-    def __len__(self) -> int:
-        return len(self.seconds)
-
-    def groups(self, group_by: str, cfg: AnalyticsConfig) -> list[tuple[str, np.ndarray]]:
-        """``(group id, row mask)`` per group present, in the dimension's taxonomy order."""
+    def groups(self, group_by: str, cfg: AnalyticsConfig) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``(group id, answered mask, unanswered mask)`` per group present, in taxonomy order."""
         if group_by == "urgency":
-            codes, names = self.urgency_codes, self.urgencies
-        elif group_by == "topic":
-            codes, names = self.topic_codes, self.topics
-        else:  # agency: several topics may share one
-            agencies = [cfg.agency_of(t) or "" for t in self.topics]
-            names = list(dict.fromkeys(agencies))
-            codes = np.array([names.index(a) for a in agencies], dtype=np.int64)[self.topic_codes]
+            names, answered, unanswered = self.urgencies, self.urgency_codes, self.open_urgency_codes
+        else:
+            names, answered, unanswered = self.topics, self.topic_codes, self.open_topic_codes
+            if group_by == "agency":  # several topics may share one
+                agencies = [cfg.agency_of(t) or "" for t in self.topics]
+                names = list(dict.fromkeys(agencies))
+                to_agency = np.array([names.index(a) for a in agencies], dtype=np.int64)
+                answered, unanswered = to_agency[answered], to_agency[unanswered]
         order = sorted(range(len(names)), key=lambda i: _group_sort_key(group_by, cfg)(names[i]))
-        return [(names[i], codes == i) for i in order]
+        present = set(answered.tolist()) | set(unanswered.tolist())
+        return [(names[i], answered == i, unanswered == i) for i in order if i in present]
 
-    def targets_hours(self, cfg: AnalyticsConfig) -> np.ndarray:
-        """Each row's target in hours (NaN where its urgency has none)."""
-        per_code = [cfg.targets_hours.get(u) for u in self.urgencies]
-        table = np.array([np.nan if h is None else float(h) for h in per_code], dtype=float)
-        return table[self.urgency_codes] if len(self) else np.array([], dtype=float)
+    def targets_seconds(self, cfg: AnalyticsConfig, urgency_codes: np.ndarray) -> np.ndarray:
+        """The target of each entry's urgency in seconds (NaN where it has none)."""
+        hours = [cfg.targets_hours.get(u) for u in self.urgencies]
+        table = np.array([np.nan if h is None else float(h) * 3600.0 for h in hours], dtype=float)
+        return table[urgency_codes] if urgency_codes.size else np.array([], dtype=float)
+
+
+def _code(values: list[str], table: dict[str, int]) -> np.ndarray:
+    return np.array([table.setdefault(v, len(table)) for v in values], dtype=np.int64)
 
 
 def response_rows(engine: Engine, cfg: AnalyticsConfig, rng: TimeRange, as_of: datetime) -> ResponseRows:
-    """Time to first reply and age of every complaint in the range (the basis of every response figure).
+    """The basis of every response figure: answered complaints' reply times, unanswered ones counted.
 
-    Complaints without a tweet id are left out: no reply can ever name them.
+    Complaints without a tweet id are left out: no reply can ever name them. An unanswered complaint is
+    overdue when it is older than its urgency's target at ``as_of``.
     """
-    stmt = select(F.topic, F.urgency, F.tweet_ms, F.first_reply_ms).where(
-        _in_range(rng), F.tweet_id.is_not(None), F.topic != NOT_ROUTED_TOPIC
+    complaints = (_in_range(rng), F.tweet_id.is_not(None), F.topic != NOT_ROUTED_TOPIC)
+    answered = select(F.topic, F.urgency, F.first_reply_ms - F.tweet_ms).where(
+        *complaints, F.first_reply_ms.is_not(None)
+    )
+    now_ms = epoch_ms(as_of)
+    # The newest tweet time that is overdue, per urgency with a target (NULL for the others: never overdue).
+    cutoffs = {u: now_ms - round(h * 3_600_000) for u, h in cfg.targets_hours.items() if h is not None}
+    cutoff = case(*((F.urgency == u, c) for u, c in cutoffs.items()), else_=None) if cutoffs else None
+    overdue = func.sum(case((F.tweet_ms < cutoff, 1), else_=0)) if cutoff is not None else func.sum(0)
+    unanswered = (
+        select(F.topic, F.urgency, func.count(), overdue)
+        .where(*complaints, F.first_reply_ms.is_(None))
+        .group_by(F.topic, F.urgency)
     )
     topics: dict[str, int] = {}
     urgencies: dict[str, int] = {}
@@ -320,46 +340,55 @@ def response_rows(engine: Engine, cfg: AnalyticsConfig, rng: TimeRange, as_of: d
     with engine.connect() as conn:
         # Converted chunk by chunk: the per-row Python objects die young instead of piling up until a full
         # garbage collection walks the whole process (measured: ~2x the latency on a month of a 1M-row log).
-        for chunk in conn.execute(stmt).partitions(FETCH_CHUNK):
-            topic, urgency, tweet_ms, reply_ms = zip(*chunk, strict=True)
-            parts.append(
-                (
-                    np.array([topics.setdefault(t, len(topics)) for t in topic], dtype=np.int64),
-                    np.array([urgencies.setdefault(u, len(urgencies)) for u in urgency], dtype=np.int64),
-                    np.array(tweet_ms, dtype=float),  # milliseconds since 1970 are exact in a float64
-                    np.array(reply_ms, dtype=float),  # None (no reply) becomes NaN
-                )
-            )
-    if not parts:
-        none = np.array([], dtype=np.int64)
-        return ResponseRows(none, [], none, [], np.array([], dtype=float), np.array([], dtype=float))
-    topic_codes, urgency_codes, tweet_ms, reply_ms = (np.concatenate(column) for column in zip(*parts, strict=True))
-    seconds = (reply_ms - tweet_ms) / 1000.0
-    ages = (epoch_ms(as_of) - tweet_ms) / 1000.0
-    return ResponseRows(topic_codes, list(topics), urgency_codes, list(urgencies), seconds, ages)
+        for chunk in conn.execute(answered).partitions(FETCH_CHUNK):
+            topic, urgency, delay_ms = zip(*chunk, strict=True)
+            parts.append((_code(topic, topics), _code(urgency, urgencies), np.array(delay_ms, dtype=float) / 1000))
+        open_rows = conn.execute(unanswered).all()
+    if parts:
+        topic_codes, urgency_codes, seconds = (np.concatenate(column) for column in zip(*parts, strict=True))
+    else:
+        topic_codes, urgency_codes, seconds = np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([])
+    # Coded before the tables are copied below: a label may appear only among the unanswered.
+    open_topic_codes = _code([r[0] for r in open_rows], topics)
+    open_urgency_codes = _code([r[1] for r in open_rows], urgencies)
+    return ResponseRows(
+        topics=list(topics),
+        urgencies=list(urgencies),
+        topic_codes=topic_codes,
+        urgency_codes=urgency_codes,
+        seconds=seconds,
+        open_topic_codes=open_topic_codes,
+        open_urgency_codes=open_urgency_codes,
+        open_count=np.array([r[2] for r in open_rows], dtype=np.int64),
+        open_overdue=np.array([r[3] or 0 for r in open_rows], dtype=np.int64),
+    )
 
 
-def _response_group(name: str, seconds: np.ndarray, ages: np.ndarray, targets: np.ndarray) -> ResponseTimeGroupPublic:
-    answered = ~np.isnan(seconds)
-    hours = seconds[answered] / 3600.0
+def _response_group(
+    name: str, rows: ResponseRows, cfg: AnalyticsConfig, answered: np.ndarray, unanswered: np.ndarray
+) -> ResponseTimeGroupPublic:
+    """The figures of one group: ``answered``/``unanswered`` select its entries in ``rows``."""
+    seconds = rows.seconds[answered]
+    hours = seconds / 3600.0
     median, p90 = np.percentile(hours, [50, 90]).tolist() if hours.size else (None, None)
-    has_target = ~np.isnan(targets)
-    limit = targets * 3600.0
-    with np.errstate(invalid="ignore"):
-        met = has_target & answered & (seconds <= limit)
-        missed = has_target & ((answered & (seconds > limit)) | (~answered & (ages > limit)))
-        pending = has_target & ~answered & (ages <= limit)
-    n_met, n_missed = int(met.sum()), int(missed.sum())
+    limit = rows.targets_seconds(cfg, rows.urgency_codes[answered])
+    with np.errstate(invalid="ignore"):  # NaN limit: no target, neither met nor missed
+        n_met, n_late = int((seconds <= limit).sum()), int((seconds > limit).sum())
+    open_count, open_overdue = rows.open_count[unanswered], rows.open_overdue[unanswered]
+    has_target = ~np.isnan(rows.targets_seconds(cfg, rows.open_urgency_codes[unanswered]))
+    n_overdue = int(open_overdue.sum())
+    n_missed = n_late + n_overdue
+    n_unanswered = int(open_count.sum())
     return ResponseTimeGroupPublic(
         group=name,
-        complaints=int(seconds.size),
-        answered=int(answered.sum()),
-        unanswered=int((~answered).sum()),
+        complaints=int(seconds.size) + n_unanswered,
+        answered=int(seconds.size),
+        unanswered=n_unanswered,
         median_hours=round(median, 4) if median is not None else None,
         p90_hours=round(p90, 4) if p90 is not None else None,
         sla_met=n_met,
         sla_missed=n_missed,
-        sla_pending=int(pending.sum()),
+        sla_pending=int(open_count[has_target].sum()) - n_overdue,
         within_target_share=round(n_met / (n_met + n_missed), 6) if n_met + n_missed else None,
     )
 
@@ -371,11 +400,7 @@ def response_times(
     if group_by not in RESPONSE_GROUPS:
         raise QueryError("group_by", f"unknown group {group_by!r}; allowed: {', '.join(RESPONSE_GROUPS)}", "enum")
     rows = response_rows(engine, cfg, rng, as_of)
-    targets = rows.targets_hours(cfg)
-    groups = [
-        _response_group(name, rows.seconds[mask], rows.age_seconds[mask], targets[mask])
-        for name, mask in rows.groups(group_by, cfg)
-    ]
+    everything = (np.ones(rows.seconds.size, dtype=bool), np.ones(rows.open_count.size, dtype=bool))
     return ResponseTimesPublic(
         start=cfg.local(rng.start),
         end=cfg.local(rng.end),
@@ -383,8 +408,8 @@ def response_times(
         timezone=cfg.zone.key,
         as_of=cfg.local(as_of),
         targets_hours=dict(cfg.targets_hours),
-        overall=_response_group("all", rows.seconds, rows.age_seconds, targets),
-        groups=groups,
+        overall=_response_group("all", rows, cfg, *everything),
+        groups=[_response_group(name, rows, cfg, a, u) for name, a, u in rows.groups(group_by, cfg)],
     )
 
 
@@ -393,11 +418,7 @@ def response_hours(
 ) -> dict[str, np.ndarray]:
     """Hours to the first reply per group (answered complaints only), for distribution plots."""
     rows = response_rows(engine, cfg, rng, as_of)
-    out = {}
-    for name, mask in rows.groups(group_by, cfg):
-        values = rows.seconds[mask]
-        out[name] = values[~np.isnan(values)] / 3600.0
-    return out
+    return {name: rows.seconds[answered] / 3600.0 for name, answered, _ in rows.groups(group_by, cfg)}
 
 
 # --- backlog ------------------------------------------------------------------------------------------
