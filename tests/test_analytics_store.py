@@ -15,10 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+import typer
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.dialects import postgresql
+from typer.testing import CliRunner
 
 from serving.analytics import queries
+from serving.analytics.cli_report import rebuild_facts_command
 from serving.analytics.facts import epoch_ms, ms_sql, rebuild_facts
 from serving.analytics.queries import AnalyticsConfig, TimeRange
 from serving.analytics.store import (
@@ -173,6 +176,24 @@ def test_a_re_routing_keeps_the_first_routing_and_id_less_routings_each_count(tm
         (5, None, "bencana"),
     ]
     assert facts == _rebuilt(engine)
+
+
+def test_rebuild_facts_command_repairs_a_projection_edited_by_hand(tmp_path):
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    engine = open_store(url)
+    log = PredictionLog(engine)
+    log.append([_row("a", AS_OF - timedelta(days=1)), _row(None, AS_OF - timedelta(days=2))])
+    record_reply(engine, "r1", "a", "@bpbdjateng", AS_OF, AS_OF)
+    before = _facts(engine)
+    with engine.begin() as conn:  # someone pruned the projection by hand
+        conn.execute(tweet_facts.delete().where(tweet_facts.c.tweet_id == "a"))
+    app = typer.Typer()
+    report_app = typer.Typer()
+    report_app.command("rebuild-facts")(rebuild_facts_command)
+    app.add_typer(report_app, name="report")
+    result = CliRunner().invoke(app, ["report", "rebuild-facts", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "tweet_facts: 2 tweets" in result.output and _facts(engine) == before
 
 
 def test_sql_and_python_agree_on_milliseconds(tmp_path):

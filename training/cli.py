@@ -23,12 +23,15 @@ app.add_typer(labels_app, name="labels")
 def _mount_analytics() -> None:
     # Complaint analytics live in serving/analytics; their commands import lazily.
     from serving.analytics.cli_bench import bench_stats_command
-    from serving.analytics.cli_report import report_monthly_command
+    from serving.analytics.cli_report import rebuild_facts_command, report_monthly_command
 
     report_app = typer.Typer(help="Reports on the routed stream.", no_args_is_help=True)
     report_app.command(
         "monthly", help="Self-contained monthly HTML report: volumes, trends, regions, SLAs, recurring issues."
     )(report_monthly_command)
+    report_app.command("rebuild-facts", help="Recompute the analytics projection (tweet_facts) from the events.")(
+        rebuild_facts_command
+    )
     app.add_typer(report_app, name="report")
     app.command("bench-stats", help="Benchmark the stats queries on 1M routed tweets and 600k replies.")(
         bench_stats_command

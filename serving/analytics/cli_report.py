@@ -1,6 +1,8 @@
 """``kemala report monthly``: the month's complaint report as one self-contained HTML file.
 
-The lead mounts :func:`report_monthly_command` on the ``kemala`` app (``report`` group, ``monthly`` command).
+``kemala report rebuild-facts``: recompute the per-tweet analytics projection from the events.
+
+The lead mounts both on the ``kemala`` app (``report`` group).
 """
 
 from __future__ import annotations
@@ -49,3 +51,27 @@ def report_monthly_command(
     finally:
         engine.dispose()
     typer.echo(f"report: {path} ({report.complaints:,} complaints in {month})")
+
+
+def rebuild_facts_command(
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the prediction log (default: KEMALA_DATABASE_URL or the local SQLite)."),
+    ] = None,
+) -> None:
+    """Recompute ``tweet_facts`` (what the stats read) from the routed tweets, replies and corrections.
+
+    Every write keeps the projection current; run this after editing or pruning the log by hand."""
+    from serving.analytics.facts import analyze, rebuild_facts
+    from serving.analytics.store import open_store
+    from serving.settings import Settings
+
+    settings = Settings(**({"database_url": database_url} if database_url else {}))
+    engine = open_store(settings.database_url)
+    try:
+        count = rebuild_facts(engine)
+        with engine.begin() as conn:
+            analyze(conn)
+    finally:
+        engine.dispose()
+    typer.echo(f"tweet_facts: {count:,} tweets")
