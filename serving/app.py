@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from serving.analytics.facts import PlannerStatistics
 from serving.analytics.queries import AnalyticsConfig
 from serving.batcher import MicroBatcher
 from serving.deps import require_api_key
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, load_models: bool = True) -> Fa
     app.state.batcher = MicroBatcher(max_batch=settings.batch_limit)
     app.state.log = PredictionLog(make_engine(settings.database_url))
     app.state.analytics = AnalyticsConfig.from_settings(settings, app.state.taxonomy)
+    app.state.planner_stats = PlannerStatistics(app.state.log.engine, settings.stats_analyze_interval_s)
     keys = settings.key_values()
     if not keys:
         # Local mode only (production refuses to start without keys): a one-off key, logged once.

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     sla_tinggi_hours: float | None = Field(default=24.0, gt=0)
     sla_sedang_hours: float | None = Field(default=72.0, gt=0)
     sla_rendah_hours: float | None = Field(default=None, gt=0)
+    # How often (seconds) a stats request refreshes SQLite's planner statistics on the analytics facts.
+    stats_analyze_interval_s: float = Field(default=3600.0, gt=0)
     # Move what is alive after startup (modules, models) out of the garbage collector's full passes; see
     # serving.app's lifespan for why (KEMALA_FREEZE_GC=false turns it off).
     freeze_gc: bool = True

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from serving.analytics import queries
 from serving.analytics.cli_report import rebuild_facts_command
-from serving.analytics.facts import epoch_ms, ms_sql, rebuild_facts
+from serving.analytics.facts import PlannerStatistics, epoch_ms, ms_sql, rebuild_facts
 from serving.analytics.queries import AnalyticsConfig, TimeRange
 from serving.analytics.store import (
     ReplyRejected,
@@ -36,6 +36,7 @@ from serving.analytics.store import (
 from serving.store import PredictionLog, log_row, routed_tweets
 from tests import analytics_expected as expected
 from tests.analytics_fixture import AS_OF, TARGETS, seed_event_log
+from training.regions import CANONICAL_REGIONS
 from training.taxonomy import default_taxonomy
 
 WIB = timezone(timedelta(hours=7))
@@ -194,6 +195,32 @@ def test_rebuild_facts_command_repairs_a_projection_edited_by_hand(tmp_path):
     result = CliRunner().invoke(app, ["report", "rebuild-facts", "--database-url", url])
     assert result.exit_code == 0, result.output
     assert "tweet_facts: 2 tweets" in result.output and _facts(engine) == before
+
+
+def test_planner_statistics_follow_the_log_so_volumes_skip_scan(tmp_path):
+    """A store opened empty has no statistics; the periodic refresh gives SQLite what it needs to read a
+    dimension's index in group order (no sort of the whole range)."""
+    engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
+    planner = PlannerStatistics(engine, interval_s=3600)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [_row(f"t{i}", start + timedelta(minutes=i)) | {"region": CANONICAL_REGIONS[i % 4]} for i in range(400)]
+    PredictionLog(engine).append(rows)
+    stmt = (
+        select(tweet_facts.c.region, func.count())
+        .where(tweet_facts.c.tweet_ms >= 0, tweet_facts.c.tweet_ms < epoch_ms(AS_OF))
+        .group_by(tweet_facts.c.region)
+    )
+
+    def plan() -> str:
+        with engine.connect() as conn:
+            compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
+            return " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+
+    assert not planner.refresh_if_due()  # not due yet
+    assert "TEMP B-TREE" in plan()
+    planner.interval_s = 0
+    assert planner.refresh_if_due()
+    assert "ix_facts_region_time" in plan() and "TEMP B-TREE" not in plan()
 
 
 def test_sql_and_python_agree_on_milliseconds(tmp_path):

@@ -16,6 +16,8 @@ the benchmark's bulk load). Tests check that the maintained table equals a rebui
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -150,3 +152,33 @@ def analyze(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE tweet_facts")
+
+
+class PlannerStatistics:
+    """Keeps SQLite's planner statistics on the facts fresh in a long-running process.
+
+    Statistics taken while the store was small (a new deployment opens an empty one) would keep the
+    planner from skip-scanning the dimension indexes for the life of the process; refreshing them at
+    most every ``interval_s`` seconds, before a stats query, follows the log as it grows. The first
+    refresh is due one interval after creation (:func:`serving.analytics.store.ensure_schema` has just
+    analysed).
+    """
+
+    def __init__(self, engine: Engine, interval_s: float = 3600.0):
+        self.engine, self.interval_s = engine, interval_s
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def refresh_if_due(self) -> bool:
+        """Analyse when the interval has passed (one caller at a time); True when it did."""
+        if self.engine.dialect.name != "sqlite" or time.monotonic() - self._last < self.interval_s:
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False  # another request is refreshing right now
+        try:
+            with self.engine.begin() as conn:
+                analyze(conn)
+            self._last = time.monotonic()
+            return True
+        finally:
+            self._lock.release()

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from serving.analytics import queries
 from serving.analytics.queries import AnalyticsConfig, QueryError, TimeRange
@@ -21,7 +21,13 @@ from serving.analytics.schemas import (
 from serving.deps import AnalyticsDep, LogDep, NowDep
 from serving.errors import InputError, Problem
 
-router = APIRouter(prefix="/v1/stats", tags=["analytics"])
+
+def _fresh_planner_statistics(request: Request) -> None:
+    """Refresh SQLite's statistics on the facts when due (see PlannerStatistics), before the query plans."""
+    request.app.state.planner_stats.refresh_if_due()
+
+
+router = APIRouter(prefix="/v1/stats", tags=["analytics"], dependencies=[Depends(_fresh_planner_statistics)])
 
 # A date, or an ISO 8601 time with an optional offset; stated in the schema so clients can check first.
 TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
