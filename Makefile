@@ -47,8 +47,9 @@ format: install  ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix training serving tests
 	$(BIN)/ruff format training serving tests
 
-bench: install  ## Benchmarks: models (corpus + public data) and API load (wrk); results in bench/results/
+bench: install  ## Benchmarks: models (corpus + public data), stats on 1M tweets, API load (wrk); bench/results/
 	$(BIN)/kemala bench --benchmarks-dir $(BENCH_DATA)
+	$(BIN)/kemala bench-stats
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || echo "wrk unavailable: skipping the API load test"
 	@if command -v wrk >/dev/null; then $(BIN)/kemala bench-api; fi
 

@@ -10,8 +10,9 @@ Conventions, applied by every function here:
 * ``lainnya`` is not a complaint: volumes report it separately; response times and the backlog skip it.
 * Ranges are ``[start, end)`` instants; periods start at local midnight in the reporting zone (WIB by
   default): the day, the Monday, the 1st of the month.
-* Volumes are counted in SQL. Response times fetch one row per complaint (time to first reply, age)
-  and aggregate in numpy: percentiles are not portable SQL.
+* Volumes are counted in SQL. Response times fetch one row per answered complaint (time to first reply)
+  and take percentiles in numpy (not portable SQL); unanswered complaints are counted in SQL, split by
+  whether their target has passed.
 """
 
 from __future__ import annotations
