@@ -15,6 +15,7 @@ the benchmark's bulk load). Tests check that the maintained table equals a rebui
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -96,6 +97,20 @@ def _dialect_insert(dialect: str):
     return insert
 
 
+@functools.cache
+def _refresh_statement(dialect: str):
+    """The upsert of some tweets' facts, built once per dialect (building it per call cost more than running it)."""
+    wanted = or_(
+        routed_tweets.c.tweet_id.in_(bindparam("ids", expanding=True)),
+        routed_tweets.c.pk.in_(bindparam("pks", expanding=True)) & routed_tweets.c.tweet_id.is_(None),
+    )
+    stmt = _dialect_insert(dialect)(tweet_facts).from_select(FACT_COLUMNS, facts_source(dialect).where(wanted))
+    return stmt.on_conflict_do_update(
+        index_elements=[tweet_facts.c.tweet_id],
+        set_={name: stmt.excluded[name] for name in FACT_COLUMNS if name != "tweet_id"},
+    )
+
+
 def refresh_facts(conn: Connection, tweet_ids: Sequence[str] = (), idless_pks: Sequence[int] = ()) -> None:
     """Recompute the facts of these tweets from the events, in the caller's transaction.
 
@@ -104,23 +119,8 @@ def refresh_facts(conn: Connection, tweet_ids: Sequence[str] = (), idless_pks: S
     the same tweet both leave the row right.
     """
     ids, pks = sorted(set(tweet_ids)), sorted(set(idless_pks))
-    if not ids and not pks:
-        return
-    dialect = conn.dialect.name
-    wanted = []
-    if ids:
-        wanted.append(routed_tweets.c.tweet_id.in_(bindparam("ids", ids, expanding=True)))
-    if pks:
-        wanted.append(
-            routed_tweets.c.pk.in_(bindparam("pks", pks, expanding=True)) & routed_tweets.c.tweet_id.is_(None)
-        )
-    source = facts_source(dialect).where(or_(*wanted))
-    stmt = _dialect_insert(dialect)(tweet_facts).from_select(FACT_COLUMNS, source)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[tweet_facts.c.tweet_id],
-        set_={name: stmt.excluded[name] for name in FACT_COLUMNS if name != "tweet_id"},
-    )
-    conn.execute(stmt)
+    if ids or pks:
+        conn.execute(_refresh_statement(conn.dialect.name), {"ids": ids, "pks": pks})
 
 
 def rebuild_facts(engine: Engine) -> int:
