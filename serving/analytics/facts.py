@@ -3,7 +3,8 @@
 A fact is derived from the events by one definition, :func:`facts_source`:
 
 * the tweet's first routing (lowest ``pk`` of its id; a routing without an id is its own tweet),
-* its final labels: the reviewer's correction where one exists, the prediction otherwise,
+* its final labels: the reviewer's correction where one exists, the prediction otherwise (and whether
+  the final topic makes it a complaint, i.e. is not ``lainnya``),
 * its time (``created_at``, else ``received_at``) and its first reply, as integer milliseconds since 1970 UTC
   (floored), so the stats compare and subtract integers instead of parsing timestamps per row.
 
@@ -27,6 +28,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 
 from serving.analytics.tables import TWEET_TIME, corrections, replies, tweet_facts
 from serving.store import routed_tweets
+from training.taxonomy import NOT_ROUTED_TOPIC
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +73,17 @@ def facts_source(dialect: str) -> Select:
         .where(replies.c.tweet_id == routed_tweets.c.tweet_id)
         .scalar_subquery()
     )
+    topic = func.coalesce(corrections.c.topic, routed_tweets.c.topic)
     return (
         select(
             routed_tweets.c.pk,
             routed_tweets.c.tweet_id,
             ms_sql(dialect, TWEET_TIME).label("tweet_ms"),
-            func.coalesce(corrections.c.topic, routed_tweets.c.topic).label("topic"),
+            topic.label("topic"),
             func.coalesce(corrections.c.urgency, routed_tweets.c.urgency).label("urgency"),
             func.coalesce(corrections.c.lang, routed_tweets.c.lang).label("lang"),
             routed_tweets.c.region,
+            (topic != NOT_ROUTED_TOPIC).label("complaint"),
             first_reply.label("first_reply_ms"),
         )
         .select_from(routed_tweets.outerjoin(corrections, corrections.c.tweet_id == routed_tweets.c.tweet_id))

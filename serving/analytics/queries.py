@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Engine, bindparam, case, func, select
+from sqlalchemy import Engine, Integer, bindparam, case, cast, func, select
 
 from serving.analytics.facts import epoch_ms, from_epoch_ms
 from serving.analytics.schemas import (
@@ -226,7 +226,7 @@ def complaint_counts(
     One small aggregate per period, with the period bounds computed in Python from the zone: no SQL date
     arithmetic, so any zone (DST included) works the same on SQLite and PostgreSQL. Each aggregate groups
     by the dimension alone and counts ``lainnya`` inside the group, so SQLite reads the dimension's
-    ``(dimension, tweet_ms, topic)`` index in group order (a skip-scan) and never sorts the range.
+    ``(dimension, tweet_ms, complaint)`` index in group order (a skip-scan) and never sorts the range.
     """
     if interval not in INTERVALS:
         raise QueryError("interval", f"unknown interval {interval!r}; allowed: {', '.join(INTERVALS)}", "enum")
@@ -234,8 +234,9 @@ def complaint_counts(
         raise QueryError("group_by", f"unknown group {group_by!r}; allowed: {', '.join(COMPLAINT_GROUPS)}", "enum")
     starts = period_starts(rng, interval, cfg.zone)
     key = {"topic": F.topic, "agency": F.topic, "region": F.region, "urgency": F.urgency, "lang": F.lang}[group_by]
+    lainnya = func.count() - func.sum(cast(F.complaint, Integer))
     stmt = (
-        select(key, func.count(), func.sum(case((F.topic == NOT_ROUTED_TOPIC, 1), else_=0)))
+        select(key, func.count(), lainnya)
         .where(F.tweet_ms >= bindparam("lo"), F.tweet_ms < bindparam("hi"))
         .group_by(key)
     )
