@@ -205,29 +205,36 @@ def test_rebuild_facts_command_repairs_a_projection_edited_by_hand(tmp_path):
 
 
 def test_planner_statistics_follow_the_log_so_volumes_skip_scan(tmp_path):
-    """A store opened empty has no statistics; the periodic refresh gives SQLite what it needs to read a
-    dimension's index in group order (no sort of the whole range)."""
+    """A store opened empty has no statistics; the periodic refresh gives SQLite what it needs to read each
+    dimension's covering index in group order (no sort of the whole range, no table lookups)."""
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
     planner = PlannerStatistics(engine, interval_s=3600)
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    rows = [_row(f"t{i}", start + timedelta(minutes=i)) | {"region": CANONICAL_REGIONS[i % 4]} for i in range(400)]
+    labels = [("bencana", "darurat", "id"), ("utilitas", "sedang", "jv"), ("lainnya", "rendah", "campur")]
+    rows = [
+        _row(f"t{i}", start + timedelta(minutes=i))
+        | dict(zip(("topic", "urgency", "lang"), labels[i % 3], strict=True), region=CANONICAL_REGIONS[i % 4])
+        for i in range(600)
+    ]
     PredictionLog(engine).append(rows)
-    stmt = (
-        select(tweet_facts.c.region, func.count())
-        .where(tweet_facts.c.tweet_ms >= 0, tweet_facts.c.tweet_ms < epoch_ms(AS_OF))
-        .group_by(tweet_facts.c.region)
-    )
 
-    def plan() -> str:
+    def plan(dimension: str) -> str:
+        key = tweet_facts.c[dimension]
+        stmt = (
+            select(key, func.count(), func.sum(tweet_facts.c.complaint))
+            .where(tweet_facts.c.tweet_ms >= 0, tweet_facts.c.tweet_ms < epoch_ms(AS_OF))
+            .group_by(key)
+        )
         with engine.connect() as conn:
             compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
             return " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
 
     assert not planner.refresh_if_due()  # not due yet
-    assert "TEMP B-TREE" in plan()
+    assert "TEMP B-TREE" in plan("region")
     planner.interval_s = 0
     assert planner.refresh_if_due()
-    assert "ix_facts_region_time" in plan() and "TEMP B-TREE" not in plan()
+    for dimension in ("topic", "urgency", "lang", "region"):
+        assert f"COVERING INDEX ix_facts_{dimension}_time" in plan(dimension) and "TEMP B-TREE" not in plan(dimension)
 
 
 def test_sql_and_python_agree_on_milliseconds(tmp_path):

@@ -13,7 +13,7 @@ same code runs on SQLite (WAL, the default) and on PostgreSQL given a URL.
 Indexes, chosen for the queries in :mod:`serving.analytics.queries` (times measured on the benchmark's
 one-million-tweet store, ``kemala bench-stats``):
 
-* ``tweet_facts(topic, tweet_ms)`` and ``(urgency|lang|region, tweet_ms, complaint)``: volumes grouped by one
+* ``tweet_facts(topic|urgency|lang|region, tweet_ms, complaint)``: volumes grouped by one
   dimension over a time range. SQLite skip-scans them (one range seek per distinct value, rows arrive in
   group order, no sort), which needs the planner's statistics: :func:`serving.analytics.store.ensure_schema`
   runs a bounded ``ANALYZE`` when it opens the store. The one-byte ``complaint`` flag (final topic is not
@@ -71,7 +71,7 @@ tweet_facts = Table(
     Column("region", String(64), nullable=True),
     Column("complaint", Boolean, nullable=False),  # the final topic is not lainnya
     Column("first_reply_ms", BigInteger, nullable=True),  # NULL while unanswered
-    Index("ix_facts_topic_time", "topic", "tweet_ms"),
+    Index("ix_facts_topic_time", "topic", "tweet_ms", "complaint"),
     Index("ix_facts_urgency_time", "urgency", "tweet_ms", "complaint"),
     Index("ix_facts_lang_time", "lang", "tweet_ms", "complaint"),
     Index("ix_facts_region_time", "region", "tweet_ms", "complaint"),
