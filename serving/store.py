@@ -161,6 +161,10 @@ class PredictionLog:
                         self._write(pending.rows)
                     except Exception as own:
                         pending.error = own
+        except BaseException:  # interrupted (KeyboardInterrupt, SystemExit): none of the batch is known stored
+            for pending in batch:  # the waiting callers fail instead of reporting rows as logged
+                pending.error = RuntimeError("the prediction-log write was interrupted")
+            raise
         finally:
             for pending in batch:
                 pending.done = True

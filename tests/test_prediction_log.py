@@ -95,3 +95,16 @@ def test_an_append_that_cannot_be_written_raises_to_its_caller(tmp_path):
         log.append([_row("x", text=None)])
     log.append([_row("y")])  # the log keeps working
     assert log.count() == 1
+
+
+def test_an_interrupted_group_write_fails_every_waiting_caller(tmp_path, monkeypatch):
+    log = PredictionLog(open_store(f"sqlite:///{tmp_path / 'log.db'}"))
+    batch = [_PendingAppend([_row("a")]), _PendingAppend([_row("b")])]
+
+    def interrupted(rows):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(log, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        log._commit(batch)
+    assert all(p.done and isinstance(p.error, RuntimeError) for p in batch)
