@@ -35,6 +35,11 @@ logger = logging.getLogger(__name__)
 metadata = MetaData()
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive value is taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UtcDateTime(TypeDecorator):
     """A timestamp stored in UTC and read back timezone-aware (UTC) on every backend.
 
@@ -50,13 +55,13 @@ class UtcDateTime(TypeDecorator):
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        value = as_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 routed_tweets = Table(
@@ -129,7 +134,11 @@ class PredictionLog:
     """
 
     def __init__(self, engine: Engine):
+        # Imported here, once: the analytics schema builds on this module's table (see make_engine).
+        from serving.analytics.facts import refresh_facts
+
         self.engine = engine
+        self._refresh_facts = refresh_facts
         self._queue: list[_PendingAppend] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
@@ -170,15 +179,12 @@ class PredictionLog:
                 pending.done = True
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        # Imported here: the analytics schema builds on this module's table (see make_engine).
-        from serving.analytics.facts import refresh_facts
-
         with self.engine.begin() as conn:
             stmt = insert(routed_tweets).returning(routed_tweets.c.pk, sort_by_parameter_order=True)
             pks = conn.execute(stmt, rows).scalars().all()
             ids = [row["tweet_id"] for row in rows if row.get("tweet_id") is not None]
             idless = [pk for pk, row in zip(pks, rows, strict=True) if row.get("tweet_id") is None]
-            refresh_facts(conn, ids, idless)
+            self._refresh_facts(conn, ids, idless)
 
     def count(self) -> int:
         from sqlalchemy import func, select
@@ -192,5 +198,5 @@ def log_row(**fields: Any) -> dict[str, Any]:
     for key in ("received_at", "created_at"):
         value = fields.get(key)
         if isinstance(value, datetime):
-            fields[key] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            fields[key] = as_utc(value)
     return fields

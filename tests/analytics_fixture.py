@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from serving.analytics.store import record_reply, upsert_correction
+from serving.analytics.store import record_reply, tweet_facts, upsert_correction
 from serving.store import PredictionLog, log_row
 from training.regions import CANONICAL_REGIONS
 from training.taxonomy import CONTRACT_LANGS, CONTRACT_TOPICS, CONTRACT_URGENCY, default_taxonomy
@@ -36,6 +36,35 @@ class EventLog:
     routings: pd.DataFrame  # every routing in pk order: pk, tweet_id, received_at, created_at, labels
     replies: pd.DataFrame  # reply_id, tweet_id, agency_handle, replied_at
     corrections: pd.DataFrame  # every correction sent, in order: tweet_id, topic, urgency, lang, corrected_at
+
+
+def routed_row(tweet_id: str | None, received_at: datetime, created_at: datetime | None = None, **changes) -> dict:
+    """One routed tweet for ``PredictionLog.append``: a bencana/darurat tweet unless ``changes`` say otherwise."""
+    fields = {
+        "tweet_id": tweet_id,
+        "request_id": "r",
+        "received_at": received_at,
+        "created_at": created_at,
+        "text": "banjir",
+        "topic": "bencana",
+        "topic_confidence": 0.9,
+        "urgency": "darurat",
+        "urgency_confidence": 0.9,
+        "lang": "id",
+        "region": None,
+        "agency_handle": "@bpbdjateng",
+        "needs_review": True,
+        "topic_version": "v",
+        "urgency_version": "v",
+        "latency_ms": 1.0,
+    }
+    return log_row(**(fields | changes))
+
+
+def fact_rows(engine: Engine) -> list:
+    """The ``tweet_facts`` projection in pk order (rows compare as tuples)."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(tweet_facts).order_by(tweet_facts.c.pk)))
 
 
 def _seconds(rng: np.random.Generator, low: float, high: float) -> timedelta:

@@ -13,9 +13,9 @@ from serving.analytics.store import corrections, replies
 from serving.app import create_app
 from serving.deps import get_now
 from serving.settings import Settings
-from serving.store import PredictionLog, log_row
+from serving.store import PredictionLog
 from tests import analytics_expected as expected
-from tests.analytics_fixture import AS_OF, BOUNDARY_TWEET, EventLog, seed_event_log
+from tests.analytics_fixture import AS_OF, BOUNDARY_TWEET, EventLog, routed_row, seed_event_log
 
 KEY = "test-key"
 AUTH = {"X-API-Key": KEY}
@@ -276,25 +276,17 @@ TWEET_AT = datetime(2026, 11, 10, 1, 0, tzinfo=UTC)
 
 
 def _route(client: TestClient, tweet_id: str, created_at: datetime | None, received_at: datetime, **labels) -> None:
-    row = {
-        "tweet_id": tweet_id,
-        "request_id": "r",
-        "received_at": received_at,
-        "created_at": created_at,
-        "text": "lampu jalan mati",
-        "topic": labels.get("topic", "infrastruktur"),
-        "topic_confidence": 0.9,
-        "urgency": labels.get("urgency", "darurat"),
-        "urgency_confidence": 0.9,
-        "lang": "id",
-        "region": None,
-        "agency_handle": "@dpubinmarckjtg",
-        "needs_review": False,
-        "topic_version": "v",
-        "urgency_version": "v",
-        "latency_ms": 1.0,
-    }
-    PredictionLog(client.app.state.log.engine).append([log_row(**row)])
+    row = routed_row(
+        tweet_id,
+        received_at,
+        created_at,
+        text="lampu jalan mati",
+        topic=labels.get("topic", "infrastruktur"),
+        urgency=labels.get("urgency", "darurat"),
+        agency_handle="@dpubinmarckjtg",
+        needs_review=False,
+    )
+    PredictionLog(client.app.state.log.engine).append([row])
 
 
 def _reply_count(client: TestClient) -> int:

@@ -17,9 +17,9 @@ from serving.analytics.cli_report import report_monthly_command
 from serving.analytics.clusters import hashing_embed, recurring_issues, topic_issues
 from serving.analytics.queries import AnalyticsConfig, ComplaintText
 from serving.analytics.store import open_store, record_reply
-from serving.store import PredictionLog, log_row
+from serving.store import PredictionLog
 from tests import analytics_expected as expected
-from tests.analytics_fixture import AS_OF, TARGETS, seed_event_log
+from tests.analytics_fixture import AS_OF, TARGETS, routed_row, seed_event_log
 from training.taxonomy import default_taxonomy
 
 CFG = AnalyticsConfig(default_taxonomy(), ZoneInfo("Asia/Jakarta"), TARGETS)
@@ -88,23 +88,15 @@ def test_report_for_an_empty_month(seeded, tmp_path):
 def test_report_for_a_single_event(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'one.db'}")
     tweet_time = datetime(2026, 10, 15, 3, tzinfo=UTC)
-    row = log_row(
-        tweet_id="only",
-        request_id="r",
-        received_at=tweet_time,
-        created_at=None,
+    row = routed_row(
+        "only",
+        tweet_time,
         text="lampu jalan mati di Jalan Pemuda <b>Semarang</b>",
         topic="infrastruktur",
-        topic_confidence=0.9,
         urgency="sedang",
-        urgency_confidence=0.9,
-        lang="id",
         region="Kota Semarang",
         agency_handle="@dpubinmarckjtg",
         needs_review=False,
-        topic_version="v",
-        urgency_version="v",
-        latency_ms=1.0,
     )
     PredictionLog(engine).append([row])
     record_reply(engine, "rep", "only", "@dpubinmarckjtg", tweet_time + timedelta(hours=2), AS_OF)

@@ -33,9 +33,9 @@ from serving.analytics.store import (
     tweet_facts,
     upsert_correction,
 )
-from serving.store import PredictionLog, log_row, routed_tweets
+from serving.store import PredictionLog, routed_tweets
 from tests import analytics_expected as expected
-from tests.analytics_fixture import AS_OF, TARGETS, seed_event_log
+from tests.analytics_fixture import AS_OF, TARGETS, fact_rows, routed_row, seed_event_log
 from training.regions import CANONICAL_REGIONS
 from training.taxonomy import default_taxonomy
 
@@ -43,37 +43,10 @@ WIB = timezone(timedelta(hours=7))
 CFG = AnalyticsConfig(default_taxonomy(), ZoneInfo("Asia/Jakarta"), TARGETS)
 
 
-def _row(tweet_id: str | None, received_at: datetime, created_at: datetime | None = None) -> dict:
-    return log_row(
-        tweet_id=tweet_id,
-        request_id="r",
-        received_at=received_at,
-        created_at=created_at,
-        text="banjir",
-        topic="bencana",
-        topic_confidence=0.9,
-        urgency="darurat",
-        urgency_confidence=0.9,
-        lang="id",
-        region=None,
-        agency_handle="@bpbdjateng",
-        needs_review=True,
-        topic_version="v",
-        urgency_version="v",
-        latency_ms=1.0,
-    )
-
-
-def _facts(engine) -> list:
-    """The projection as maintained on write, in pk order (rows compare as tuples)."""
-    with engine.connect() as conn:
-        return list(conn.execute(select(tweet_facts).order_by(tweet_facts.c.pk)))
-
-
-def _rebuilt(engine) -> list[tuple]:
+def _rebuilt(engine) -> list:
     """The projection recomputed from the events (rebuild_facts), in pk order."""
     rebuild_facts(engine)
-    return _facts(engine)
+    return fact_rows(engine)
 
 
 def test_new_store_has_the_tables_and_indexes(tmp_path):
@@ -134,7 +107,7 @@ def test_an_existing_log_gets_the_analytics_schema_and_keeps_its_rows(tmp_path):
     stored, created = record_reply(engine, "r1", "old-1", "@bpbdjateng", datetime(2026, 11, 1, 1, tzinfo=UTC), AS_OF)
     assert created and stored.tweet_id == "old-1"
     open_store(url)  # idempotent
-    assert _facts(engine) == _rebuilt(engine)
+    assert fact_rows(engine) == _rebuilt(engine)
 
 
 def test_facts_maintained_on_write_equal_a_rebuild_from_the_events(tmp_path):
@@ -142,7 +115,7 @@ def test_facts_maintained_on_write_equal_a_rebuild_from_the_events(tmp_path):
     projection exactly where a rebuild from the events puts it, and the facts match the fixture's frames."""
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
     log = seed_event_log(engine)
-    maintained = _facts(engine)
+    maintained = fact_rows(engine)
     assert maintained == _rebuilt(engine)
     want = expected.final_tweets(log)
     first_reply = log.replies.groupby("tweet_id").replied_at.min()
@@ -165,9 +138,9 @@ def test_facts_maintained_on_write_equal_a_rebuild_from_the_events(tmp_path):
 def test_a_correction_sent_before_the_routing_is_picked_up(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
     upsert_correction(engine, "a", "utilitas", "sedang", "jv", "ayu", AS_OF)
-    assert _facts(engine) == []  # a correction alone is not a tweet
-    PredictionLog(engine).append([_row("a", datetime(2026, 11, 1, 1, tzinfo=UTC))])
-    (fact,) = _facts(engine)
+    assert fact_rows(engine) == []  # a correction alone is not a tweet
+    PredictionLog(engine).append([routed_row("a", datetime(2026, 11, 1, 1, tzinfo=UTC))])
+    (fact,) = fact_rows(engine)
     assert fact[1:6] == ("a", epoch_ms(datetime(2026, 11, 1, 1, tzinfo=UTC)), "utilitas", "sedang", "jv")
 
 
@@ -175,9 +148,9 @@ def test_a_re_routing_keeps_the_first_routing_and_id_less_routings_each_count(tm
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
     log = PredictionLog(engine)
     first = datetime(2026, 11, 1, 1, tzinfo=UTC)
-    log.append([_row("a", first), _row(None, first), _row("a", first + timedelta(hours=1))])
-    log.append([_row("a", first + timedelta(hours=2)) | {"topic": "utilitas"}, _row(None, first)])
-    facts = _facts(engine)
+    log.append([routed_row("a", first), routed_row(None, first), routed_row("a", first + timedelta(hours=1))])
+    log.append([routed_row("a", first + timedelta(hours=2)) | {"topic": "utilitas"}, routed_row(None, first)])
+    facts = fact_rows(engine)
     assert [(f.pk, f.tweet_id, f.topic) for f in facts] == [
         (1, "a", "bencana"),
         (2, None, "bencana"),
@@ -190,9 +163,9 @@ def test_rebuild_facts_command_repairs_a_projection_edited_by_hand(tmp_path):
     url = f"sqlite:///{tmp_path / 'log.db'}"
     engine = open_store(url)
     log = PredictionLog(engine)
-    log.append([_row("a", AS_OF - timedelta(days=1)), _row(None, AS_OF - timedelta(days=2))])
+    log.append([routed_row("a", AS_OF - timedelta(days=1)), routed_row(None, AS_OF - timedelta(days=2))])
     record_reply(engine, "r1", "a", "@bpbdjateng", AS_OF, AS_OF)
-    before = _facts(engine)
+    before = fact_rows(engine)
     with engine.begin() as conn:  # someone pruned the projection by hand
         conn.execute(tweet_facts.delete().where(tweet_facts.c.tweet_id == "a"))
     app = typer.Typer()
@@ -201,7 +174,7 @@ def test_rebuild_facts_command_repairs_a_projection_edited_by_hand(tmp_path):
     app.add_typer(report_app, name="report")
     result = CliRunner().invoke(app, ["report", "rebuild-facts", "--database-url", url])
     assert result.exit_code == 0, result.output
-    assert "tweet_facts: 2 tweets" in result.output and _facts(engine) == before
+    assert "tweet_facts: 2 tweets" in result.output and fact_rows(engine) == before
 
 
 def test_planner_statistics_follow_the_log_so_volumes_skip_scan(tmp_path):
@@ -212,7 +185,7 @@ def test_planner_statistics_follow_the_log_so_volumes_skip_scan(tmp_path):
     start = datetime(2026, 11, 1, tzinfo=UTC)
     labels = [("bencana", "darurat", "id"), ("utilitas", "sedang", "jv"), ("lainnya", "rendah", "campur")]
     rows = [
-        _row(f"t{i}", start + timedelta(minutes=i))
+        routed_row(f"t{i}", start + timedelta(minutes=i))
         | dict(zip(("topic", "urgency", "lang"), labels[i % 3], strict=True), region=CANONICAL_REGIONS[i % 4])
         for i in range(600)
     ]
@@ -246,7 +219,7 @@ def test_sql_and_python_agree_on_milliseconds(tmp_path):
         datetime(1999, 12, 31, 23, 59, 59, 500, tzinfo=UTC),
         datetime(2026, 11, 1, 8, 0, tzinfo=WIB),
     ]
-    PredictionLog(engine).append([_row(f"t{i}", m) for i, m in enumerate(moments)])
+    PredictionLog(engine).append([routed_row(f"t{i}", m) for i, m in enumerate(moments)])
     with engine.connect() as conn:
         sql = conn.execute(select(ms_sql("sqlite", routed_tweets.c.received_at)).order_by(routed_tweets.c.pk))
         assert list(sql.scalars()) == [epoch_ms(m) for m in moments]
@@ -256,7 +229,7 @@ def test_sql_and_python_agree_on_milliseconds(tmp_path):
 def test_times_are_stored_in_utc_and_read_back_aware(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
     PredictionLog(engine).append(
-        [_row("a", datetime(2026, 11, 1, 8, 0, tzinfo=WIB), datetime(2026, 11, 1, 7, 0)), _row(None, AS_OF)]
+        [routed_row("a", datetime(2026, 11, 1, 8, 0, tzinfo=WIB), datetime(2026, 11, 1, 7, 0)), routed_row(None, AS_OF)]
     )
     with engine.connect() as conn:
         raw = conn.execute(text("SELECT received_at, created_at FROM routed_tweets ORDER BY pk")).first()
@@ -268,7 +241,7 @@ def test_times_are_stored_in_utc_and_read_back_aware(tmp_path):
 
 def test_record_reply_rules_at_the_store_level(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
-    PredictionLog(engine).append([_row("a", datetime(2026, 11, 1, 1, tzinfo=UTC))])
+    PredictionLog(engine).append([routed_row("a", datetime(2026, 11, 1, 1, tzinfo=UTC))])
     at = datetime(2026, 11, 1, 2, tzinfo=UTC)
     with pytest.raises(ReplyRejected) as exc:
         record_reply(engine, "r1", "a", "@bpbdjateng", datetime(2026, 11, 1, 2), AS_OF)
@@ -286,7 +259,7 @@ def test_record_reply_rules_at_the_store_level(tmp_path):
 
 def test_concurrent_identical_replies_store_one(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
-    PredictionLog(engine).append([_row("a", datetime(2026, 11, 1, 1, tzinfo=UTC))])
+    PredictionLog(engine).append([routed_row("a", datetime(2026, 11, 1, 1, tzinfo=UTC))])
     results, errors = [], []
 
     def post():
@@ -321,7 +294,10 @@ def test_periods_follow_the_zone_even_across_dst(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'log.db'}")
     # Berlin moves to CEST on 2026-03-29: 22:30Z on the 29th is 00:30 on the 30th; 22:30Z on the 28th is 23:30.
     PredictionLog(engine).append(
-        [_row("a", datetime(2026, 3, 28, 22, 30, tzinfo=UTC)), _row("b", datetime(2026, 3, 29, 22, 30, tzinfo=UTC))]
+        [
+            routed_row("a", datetime(2026, 3, 28, 22, 30, tzinfo=UTC)),
+            routed_row("b", datetime(2026, 3, 29, 22, 30, tzinfo=UTC)),
+        ]
     )
     berlin = AnalyticsConfig(default_taxonomy(), ZoneInfo("Europe/Berlin"), TARGETS)
     rng = TimeRange(datetime(2026, 3, 27, 23, tzinfo=UTC), datetime(2026, 3, 30, 22, tzinfo=UTC))
@@ -450,7 +426,7 @@ def test_the_same_code_on_postgresql(postgres_url):
     agency = "@dpubinmarckjtg"
     backlog = queries.backlog(engine, CFG, AS_OF, agency, 1000)
     assert [i.tweet_id for i in backlog.items] == list(expected.backlog(log, agency).tweet_id)
-    assert _facts(engine) == _rebuilt(engine)
+    assert fact_rows(engine) == _rebuilt(engine)
     # The boundary tweet is November in WIB on PostgreSQL too.
     one = queries.complaint_counts(
         engine,

@@ -27,7 +27,7 @@ from sqlalchemy import BigInteger, Connection, Engine, Integer, Select, bindpara
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from serving.analytics.tables import TWEET_TIME, corrections, replies, tweet_facts
-from serving.store import routed_tweets
+from serving.store import as_utc, routed_tweets
 from training.taxonomy import NOT_ROUTED_TOPIC
 
 logger = logging.getLogger(__name__)
@@ -39,8 +39,7 @@ FACT_COLUMNS = [c.name for c in tweet_facts.columns]
 
 def epoch_ms(moment: datetime) -> int:
     """``moment`` as integer milliseconds since 1970 UTC, floored (naive values are taken as UTC)."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    return (aware - EPOCH) // _MS
+    return (as_utc(moment) - EPOCH) // _MS
 
 
 def from_epoch_ms(value: int) -> datetime:
@@ -91,7 +90,8 @@ def facts_source(dialect: str) -> Select:
     )
 
 
-def _dialect_insert(dialect: str):
+def dialect_insert(dialect: str):
+    """The dialect's ``insert`` construct, which has ``on_conflict_do_*`` (SQLite and PostgreSQL)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
@@ -108,7 +108,7 @@ def _refresh_statement(dialect: str):
         routed_tweets.c.tweet_id.in_(bindparam("ids", expanding=True)),
         routed_tweets.c.pk.in_(bindparam("pks", expanding=True)) & routed_tweets.c.tweet_id.is_(None),
     )
-    stmt = _dialect_insert(dialect)(tweet_facts).from_select(FACT_COLUMNS, facts_source(dialect).where(wanted))
+    stmt = dialect_insert(dialect)(tweet_facts).from_select(FACT_COLUMNS, facts_source(dialect).where(wanted))
     return stmt.on_conflict_do_update(
         index_elements=[tweet_facts.c.tweet_id],
         set_={name: stmt.excluded[name] for name in FACT_COLUMNS if name != "tweet_id"},

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from serving.analytics.facts import analyze, rebuild_facts, refresh_facts
+from serving.analytics.facts import analyze, dialect_insert, rebuild_facts, refresh_facts
 from serving.analytics.tables import RETIRED_LOG_INDEXES, TWEET_TIME, corrections, replies, tweet_facts
-from serving.store import make_engine, metadata, routed_tweets
+from serving.store import as_utc, make_engine, metadata, routed_tweets
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def first_routing(conn: Connection, tweet_id: str) -> RoutedTweet | None:
     ).first()
     if row is None:
         return None
-    return RoutedTweet(row.tweet_id, _as_utc(row.tweet_time), row.agency_handle)
+    return RoutedTweet(row.tweet_id, as_utc(row.tweet_time), row.agency_handle)
 
 
 class ReplyRejected(ValueError):
@@ -103,7 +103,7 @@ class StoredReply:
 
 
 def _stored(row: Any) -> StoredReply:
-    return StoredReply(row.reply_id, row.tweet_id, row.agency_handle, _as_utc(row.replied_at), _as_utc(row.recorded_at))
+    return StoredReply(row.reply_id, row.tweet_id, row.agency_handle, as_utc(row.replied_at), as_utc(row.recorded_at))
 
 
 def get_reply(conn: Connection, reply_id: str) -> StoredReply | None:
@@ -187,12 +187,6 @@ def upsert_correction(
     corrected_at: datetime,
 ) -> None:
     """Store a reviewer's final labels for a tweet; the latest correction wins (by ``corrected_at``)."""
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(f"upsert on {engine.dialect.name}")
     values = {
         "tweet_id": tweet_id,
         "topic": topic,
@@ -201,7 +195,7 @@ def upsert_correction(
         "reviewer": reviewer,
         "corrected_at": corrected_at.astimezone(UTC),
     }
-    stmt = insert(corrections).values(**values)
+    stmt = dialect_insert(engine.dialect.name)(corrections).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[corrections.c.tweet_id],
         set_={k: stmt.excluded[k] for k in values if k != "tweet_id"},
@@ -211,7 +205,3 @@ def upsert_correction(
     with engine.begin() as conn:
         conn.execute(stmt)
         refresh_facts(conn, [tweet_id])
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

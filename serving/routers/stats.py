@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated
 
@@ -54,8 +56,13 @@ To = Annotated[
 ]
 
 
-def _problem(exc: QueryError) -> InputError:
-    return InputError([Problem(exc.field, exc.msg, exc.kind, "query")])
+@contextmanager
+def _query_errors_as_4xx() -> Iterator[None]:
+    """A :class:`QueryError` (a parameter the analytics cannot answer) becomes a 422 naming the field."""
+    try:
+        yield
+    except QueryError as exc:
+        raise InputError([Problem(exc.field, exc.msg, exc.kind, "query")]) from exc
 
 
 def _parse(value: str | None, field: str) -> date | datetime | None:
@@ -77,10 +84,8 @@ def _range(start: str | None, end: str | None, cfg: AnalyticsConfig, now: dateti
             problems.append(Problem(exc.field, exc.msg, exc.kind, "query"))
     if problems:
         raise InputError(problems)
-    try:
+    with _query_errors_as_4xx():
         return queries.resolve_range(parsed["from"], parsed["to"], cfg, now)
-    except QueryError as exc:
-        raise _problem(exc) from exc
 
 
 @router.get("/complaints", response_model=ComplaintStatsPublic, summary="Complaint volumes per period and group")
@@ -99,10 +104,8 @@ def complaints(
     is reported apart: ``total = complaints + lainnya`` and ``lainnya_share = lainnya / total``.
     """
     rng = _range(start, end, analytics, now)
-    try:
+    with _query_errors_as_4xx():
         return queries.complaint_counts(log.engine, analytics, rng, interval, group_by)
-    except QueryError as exc:
-        raise _problem(exc) from exc
 
 
 @router.get("/response-times", response_model=ResponseTimesPublic, summary="Time to first reply and SLA share")
@@ -119,10 +122,8 @@ def response_times(
     within their target are pending, not counted), and how many are unanswered.
     """
     rng = _range(start, end, analytics, now)
-    try:
+    with _query_errors_as_4xx():
         return queries.response_times(log.engine, analytics, rng, now, group_by)
-    except QueryError as exc:
-        raise _problem(exc) from exc
 
 
 @router.get("/backlog", response_model=BacklogPublic, summary="Unanswered complaints past their target")
@@ -134,7 +135,5 @@ def backlog(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many items.")] = 100,
 ) -> BacklogPublic:
     """Unanswered complaints whose target has passed: most urgent first, then oldest first."""
-    try:
+    with _query_errors_as_4xx():
         return queries.backlog(log.engine, analytics, now, agency, limit)
-    except QueryError as exc:
-        raise _problem(exc) from exc
