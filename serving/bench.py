@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,26 @@ def _tweets(n: int = 200) -> list[str]:
     return test.texts[:n]
 
 
+def _serve_and_load(
+    command: Callable[[int], list[str]],
+    ready_path: str,
+    headers: dict[str, str],
+    loads: list[Load],
+    env: dict[str, str],
+    log: Path,
+    seconds: int,
+    work: Path,
+) -> list[dict[str, Any]]:
+    """Start a server on a free port, wait until ``ready_path`` answers, run each wrk load, stop the server."""
+    port = _free_port()
+    server = _start(command(port), env, log)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}{ready_path}", server)
+        return [run_wrk(f"http://127.0.0.1:{port}", load, headers, seconds, work) for load in loads]
+    finally:
+        _stop(server)
+
+
 def bench_family(family: str, work: Path, seconds: int) -> dict[str, Any]:
     """Train + export a family, then load-test our API and mlflow's server on the same topic model."""
     tracking_uri = f"sqlite:///{work / family / 'mlflow.db'}"
@@ -181,68 +202,36 @@ def bench_family(family: str, work: Path, seconds: int) -> dict[str, Any]:
     }
     # mlflow models serve execs `uvicorn` through a shell: the venv's bin must be on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    port = _free_port()
-    api = _start(
+    kemala_cmd = [sys.executable, "-m", "uvicorn", "serving.app:app", "--log-level", "warning", "--no-access-log"]
+    results["kemala"] = _serve_and_load(
+        lambda port: [*kemala_cmd, "--host", "127.0.0.1", "--port", str(port)],
+        "/health/ready",
+        {"Content-Type": "application/json", "X-API-Key": KEY},
         [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "serving.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env,
-        work / family / "api.log",
-    )
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}/health/ready", api)
-        headers = {"Content-Type": "application/json", "X-API-Key": KEY}
-        for load in (
             Load("route", "/v1/route", single, 1),
             Load("route", "/v1/route", single, 50),
             Load("batch64", "/v1/route/batch", batches, 1, 64),
-        ):
-            results["kemala"].append(run_wrk(f"http://127.0.0.1:{port}", load, headers, seconds, work))
-    finally:
-        _stop(api)
-    port = _free_port()
-    server = _start(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "models",
-            "serve",
-            "-m",
-            "models:/kemala-topic@champion",
-            "--env-manager",
-            "local",
-            "-p",
-            str(port),
-            "-h",
-            "127.0.0.1",
-            "-w",
-            "1",
         ],
         env,
-        work / family / "mlflow-serve.log",
+        work / family / "api.log",
+        seconds,
+        work,
     )
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}/ping", server)
-        headers = {"Content-Type": "application/json"}
-        for load in (
+    mlflow_cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/kemala-topic@champion"]
+    results["mlflow"] = _serve_and_load(
+        lambda port: [*mlflow_cmd, "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1", "-w", "1"],
+        "/ping",
+        {"Content-Type": "application/json"},
+        [
             Load("invocations", "/invocations", mlflow_single, 1),
             Load("invocations", "/invocations", mlflow_single, 50),
             Load("invocations-batch64", "/invocations", mlflow_batch, 1, 64),
-        ):
-            results["mlflow"].append(run_wrk(f"http://127.0.0.1:{port}", load, headers, seconds, work))
-    finally:
-        _stop(server)
+        ],
+        env,
+        work / family / "mlflow-serve.log",
+        seconds,
+        work,
+    )
     return results
 
 
